@@ -1,0 +1,35 @@
+// Read-only memory mapping of a whole file (or of a [offset, offset+length) window of a descriptor).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/status.h"
+
+namespace ondi {
+
+class MappedFile {
+ public:
+  static Result<std::unique_ptr<MappedFile>> open(const std::string& path);
+  // Maps `length` bytes of `fd` from `offset` (0 = to the end of the file). The fd may be closed afterwards.
+  static Result<std::unique_ptr<MappedFile>> open_fd(int fd, uint64_t offset, uint64_t length, std::string name);
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  const uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+  const std::string& name() const { return name_; }
+
+ private:
+  MappedFile() = default;
+  void* base_ = nullptr;  // what mmap returned (page-aligned)
+  size_t map_len_ = 0;
+  const uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+  std::string name_;
+};
+
+}  // namespace ondi

@@ -1,0 +1,93 @@
+// A loaded model: hyper-parameters from GGUF metadata and weights bound to the mapped file (zero-copy for
+// matrices; small 1-D tensors are decoded to f32 at load).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "gguf/gguf.h"
+#include "tensor/types.h"
+#include "tokenizer/tokenizer.h"
+
+namespace ondi {
+
+enum class Arch { llama, qwen2, qwen3 };
+
+struct HParams {
+  Arch arch = Arch::llama;
+  std::string arch_name;
+  int64_t n_embd = 0;
+  int64_t n_layer = 0;
+  int64_t n_head = 0;
+  int64_t n_head_kv = 0;
+  int64_t head_dim = 0;    // per-head size of Q and K (<arch>.attention.key_length, default n_embd / n_head)
+  int64_t head_dim_v = 0;  // per-head size of V
+  int64_t n_ff = 0;
+  int64_t n_vocab = 0;
+  int64_t n_ctx_train = 0;
+  int64_t n_rot = 0;  // rotated dimensions per head (<arch>.rope.dimension_count, default head_dim)
+  float rope_base = 10000.0f;
+  float rope_freq_scale = 1.0f;  // linear scaling: positions are multiplied by this
+  float rms_eps = 1e-5f;
+  bool rope_neox = false;  // pairs (i, i + n_rot/2) instead of adjacent (2i, 2i+1)
+};
+
+// A 2-D weight matrix (n_out rows of n_in elements) in the file's own encoding.
+struct Weight {
+  std::string name;
+  const uint8_t* data = nullptr;
+  GgmlType type = GgmlType::F32;
+  int64_t n_in = 0;   // ne[0]: elements per row (the contiguous dimension)
+  int64_t n_out = 0;  // ne[1]: rows
+  size_t row_bytes = 0;
+  const uint8_t* row(int64_t r) const { return data + static_cast<size_t>(r) * row_bytes; }
+  bool present() const { return data != nullptr; }
+};
+
+struct LayerWeights {
+  std::vector<float> attn_norm, ffn_norm;  // (n_embd)
+  Weight wq, wk, wv, wo;
+  Weight ffn_gate, ffn_up, ffn_down;
+  std::vector<float> bq, bk, bv;      // qwen2: (n_head*head_dim), (n_head_kv*head_dim), ...; empty otherwise
+  std::vector<float> q_norm, k_norm;  // qwen3: (head_dim); empty otherwise
+};
+
+class Model {
+ public:
+  static Result<std::unique_ptr<Model>> load(const std::string& path);
+  static Result<std::unique_ptr<Model>> load(std::unique_ptr<GgufFile> file);
+
+  const HParams& hparams() const { return hp_; }
+  const GgufFile& gguf() const { return *file_; }
+  const Tokenizer* tokenizer() const { return tokenizer_.get(); }  // nullptr when the model has none
+  const Vocab& vocab() const { return vocab_; }
+  const std::string& tokenizer_error() const { return tokenizer_error_; }  // why tokenizer() is null
+
+  const Weight& tok_embd() const { return tok_embd_; }
+  const Weight& output() const { return output_; }  // == tok_embd for tied models
+  const std::vector<float>& output_norm() const { return output_norm_; }
+  const std::vector<float>& rope_freqs() const { return rope_freqs_; }  // empty: all 1
+  const LayerWeights& layer(int64_t i) const { return layers_[static_cast<size_t>(i)]; }
+  int64_t n_params() const { return n_params_; }
+  uint64_t weight_bytes() const { return weight_bytes_; }
+
+ private:
+  Model() = default;
+  Status bind();
+
+  std::unique_ptr<GgufFile> file_;
+  HParams hp_;
+  Vocab vocab_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+  std::string tokenizer_error_;
+  Weight tok_embd_, output_;
+  std::vector<float> output_norm_, rope_freqs_;
+  std::vector<LayerWeights> layers_;
+  int64_t n_params_ = 0;
+  uint64_t weight_bytes_ = 0;
+};
+
+}  // namespace ondi

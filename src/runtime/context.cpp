@@ -1,0 +1,254 @@
+#include "runtime/context.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <new>
+#include <string>
+#include <thread>
+
+#include "core/fp16.h"
+#include "tensor/quants.h"
+
+namespace ondi {
+
+Context::Context(const Model& m, const ContextParams& p) : model_(m), params_(p) {}
+
+Result<std::unique_ptr<Context>> Context::create(const Model& model, const ContextParams& params) {
+  ContextParams p = params;
+  if (p.n_threads <= 0) p.n_threads = static_cast<int32_t>(std::max(1u, std::thread::hardware_concurrency()));
+  if (p.n_threads > 1024) return Status(Errc::invalid_argument, "n_threads must be at most 1024");
+  if (p.n_ctx < 1 || p.n_ctx > (1 << 24)) return Status(Errc::invalid_argument, "n_ctx must be in [1, 16777216]");
+  if (p.n_seq < 1 || p.n_seq > 256) return Status(Errc::invalid_argument, "n_seq must be in [1, 256]");
+  if (p.n_batch < 1 || p.n_batch > 65536) return Status(Errc::invalid_argument, "n_batch must be in [1, 65536]");
+  const HParams& hp = model.hparams();
+  try {
+    std::unique_ptr<Context> c(new Context(model, p));
+    c->pool_ = std::make_unique<ThreadPool>(p.n_threads);
+    c->seq_len_.assign(static_cast<size_t>(p.n_seq), 0);
+    c->k_row_ = hp.n_head_kv * hp.head_dim;
+    c->v_row_ = hp.n_head_kv * hp.head_dim_v;
+    const size_t slots = static_cast<size_t>(p.n_seq) * static_cast<size_t>(p.n_ctx);
+    for (int64_t l = 0; l < hp.n_layer; ++l) {
+      c->k_cache_.emplace_back(new uint16_t[slots * static_cast<size_t>(c->k_row_)]);
+      c->v_cache_.emplace_back(new uint16_t[slots * static_cast<size_t>(c->v_row_)]);
+    }
+    const size_t B = static_cast<size_t>(p.n_batch);
+    c->x_.resize(B * hp.n_embd);
+    c->h_.resize(B * hp.n_embd);
+    c->q_.resize(B * hp.n_head * hp.head_dim);
+    c->k_.resize(B * c->k_row_);
+    c->v_.resize(B * c->v_row_);
+    c->attn_.resize(B * hp.n_head * hp.head_dim_v);
+    c->gate_.resize(B * hp.n_ff);
+    c->up_.resize(B * hp.n_ff);
+    c->rope_.resize(B * hp.n_rot);
+    c->att_scores_.assign(static_cast<size_t>(p.n_threads), std::vector<float>(static_cast<size_t>(p.n_ctx)));
+    c->att_q16_.assign(static_cast<size_t>(p.n_threads), std::vector<uint16_t>(static_cast<size_t>(hp.head_dim)));
+    return c;
+  } catch (const std::bad_alloc&) {
+    return Status(Errc::out_of_memory, "out of memory allocating a context of " + std::to_string(p.n_ctx) +
+                                           " positions x " + std::to_string(p.n_seq) + " sequences");
+  }
+}
+
+size_t Context::kv_bytes() const {
+  return static_cast<size_t>(model_.hparams().n_layer) * static_cast<size_t>(params_.n_seq) *
+         static_cast<size_t>(params_.n_ctx) * static_cast<size_t>(k_row_ + v_row_) * sizeof(uint16_t);
+}
+
+uint16_t* Context::k_at(int64_t layer, int32_t seq, int32_t pos) {
+  return k_cache_[static_cast<size_t>(layer)].get() +
+         (static_cast<size_t>(seq) * static_cast<size_t>(params_.n_ctx) + static_cast<size_t>(pos)) * k_row_;
+}
+uint16_t* Context::v_at(int64_t layer, int32_t seq, int32_t pos) {
+  return v_cache_[static_cast<size_t>(layer)].get() +
+         (static_cast<size_t>(seq) * static_cast<size_t>(params_.n_ctx) + static_cast<size_t>(pos)) * v_row_;
+}
+
+void Context::seq_truncate(int32_t seq, int32_t n) {
+  if (seq < 0 || seq >= params_.n_seq) return;
+  seq_len_[static_cast<size_t>(seq)] = std::clamp(n, 0, seq_len_[static_cast<size_t>(seq)]);
+}
+
+Status Context::seq_copy(int32_t src, int32_t dst, int32_t n) {
+  if (src < 0 || src >= params_.n_seq || dst < 0 || dst >= params_.n_seq)
+    return Status(Errc::invalid_argument, "seq_copy: sequence id out of range");
+  if (n < 0 || n > seq_len_[static_cast<size_t>(src)])
+    return Status(Errc::invalid_argument,
+                  "seq_copy: source sequence has fewer than " + std::to_string(n) + " positions");
+  if (src == dst) {
+    seq_len_[static_cast<size_t>(dst)] = n;
+    return Status::Ok();
+  }
+  for (int64_t l = 0; l < model_.hparams().n_layer; ++l) {
+    std::memcpy(k_at(l, dst, 0), k_at(l, src, 0), static_cast<size_t>(n) * k_row_ * sizeof(uint16_t));
+    std::memcpy(v_at(l, dst, 0), v_at(l, src, 0), static_cast<size_t>(n) * v_row_ * sizeof(uint16_t));
+  }
+  seq_len_[static_cast<size_t>(dst)] = n;
+  return Status::Ok();
+}
+
+Status Context::validate(const Batch& b) const {
+  const size_t n = b.size();
+  if (n == 0) return Status(Errc::invalid_argument, "decode: empty batch");
+  if (b.pos.size() != n || b.seq.size() != n || b.want_logits.size() != n)
+    return Status(Errc::invalid_argument, "decode: batch arrays differ in length");
+  if (n > static_cast<size_t>(params_.n_batch))
+    return Status(Errc::invalid_argument, "decode: batch of " + std::to_string(n) + " tokens exceeds n_batch " +
+                                              std::to_string(params_.n_batch));
+  std::vector<int32_t> next(seq_len_);
+  const int32_t n_vocab = static_cast<int32_t>(model_.hparams().n_vocab);
+  for (size_t i = 0; i < n; ++i) {
+    if (b.token[i] < 0 || b.token[i] >= n_vocab)
+      return Status(Errc::invalid_argument, "decode: token id " + std::to_string(b.token[i]) + " at batch index " +
+                                                std::to_string(i) + " is outside [0, " + std::to_string(n_vocab) + ")");
+    const int32_t s = b.seq[i];
+    if (s < 0 || s >= params_.n_seq)
+      return Status(Errc::invalid_argument, "decode: sequence id " + std::to_string(s) + " is outside [0, " +
+                                                std::to_string(params_.n_seq) + ")");
+    if (b.pos[i] != next[static_cast<size_t>(s)])
+      return Status(Errc::invalid_argument, "decode: token " + std::to_string(i) + " of sequence " + std::to_string(s) +
+                                                " has position " + std::to_string(b.pos[i]) + ", expected " +
+                                                std::to_string(next[static_cast<size_t>(s)]));
+    if (b.pos[i] >= params_.n_ctx)
+      return Status(Errc::out_of_range, "context full: sequence " + std::to_string(s) + " reached " +
+                                            std::to_string(params_.n_ctx) + " tokens");
+    ++next[static_cast<size_t>(s)];
+  }
+  return Status::Ok();
+}
+
+Status Context::decode(const Batch& b) {
+  ONDI_RETURN_IF_ERROR(validate(b));
+  forward(b);
+  for (size_t i = 0; i < b.size(); ++i) seq_len_[static_cast<size_t>(b.seq[i])] = b.pos[i] + 1;
+  return Status::Ok();
+}
+
+const float* Context::logits(size_t i) const {
+  if (i >= logit_row_.size() || logit_row_[i] < 0) return nullptr;
+  return logits_.data() + static_cast<size_t>(logit_row_[i]) * static_cast<size_t>(model_.hparams().n_vocab);
+}
+
+// Attention of every batch token over its own sequence's cached positions [0, pos]. Mirrors the reference
+// engine's numerics with an F16 cache: q rounded to F16 before q.k, softmax in f32 (sum in double), the
+// probabilities rounded to F16 before weighting V. One task per (token, head): fixed order over positions.
+void Context::attention(const Batch& b, int64_t layer) {
+  const HParams& hp = model_.hparams();
+  const int64_t T = static_cast<int64_t>(b.size());
+  const int64_t hd = hp.head_dim, hdv = hp.head_dim_v, group = hp.n_head / hp.n_head_kv;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  pool_->run(T * hp.n_head, [&](int64_t task, int thread) {
+    const int64_t t = task / hp.n_head, h = task % hp.n_head, kvh = h / group;
+    const int32_t s = b.seq[static_cast<size_t>(t)], n_kv = b.pos[static_cast<size_t>(t)] + 1;
+    uint16_t* q16 = att_q16_[static_cast<size_t>(thread)].data();
+    float* sc = att_scores_[static_cast<size_t>(thread)].data();
+    const float* q = q_.data() + (t * hp.n_head + h) * hd;
+    for (int64_t d = 0; d < hd; ++d) q16[d] = f32_to_fp16(q[d]);
+    float mx = -std::numeric_limits<float>::infinity();
+    for (int32_t j = 0; j < n_kv; ++j) {
+      const uint16_t* k = k_at(layer, s, j) + kvh * hd;
+      float dot = 0.0f;
+      for (int64_t d = 0; d < hd; ++d) dot += fp16_to_f32(k[d]) * fp16_to_f32(q16[d]);
+      sc[j] = dot * scale;
+      mx = std::max(mx, sc[j]);
+    }
+    double sum = 0.0;
+    for (int32_t j = 0; j < n_kv; ++j) {
+      sc[j] = std::exp(sc[j] - mx);
+      sum += sc[j];
+    }
+    const float inv = static_cast<float>(1.0 / sum);
+    for (int32_t j = 0; j < n_kv; ++j) sc[j] = fp16_to_f32(f32_to_fp16(sc[j] * inv));
+    float* out = attn_.data() + (t * hp.n_head + h) * hdv;
+    std::fill(out, out + hdv, 0.0f);
+    for (int32_t j = 0; j < n_kv; ++j) {
+      const uint16_t* v = v_at(layer, s, j) + kvh * hdv;
+      const float p = sc[j];
+      for (int64_t d = 0; d < hdv; ++d) out[d] += fp16_to_f32(v[d]) * p;
+    }
+  });
+}
+
+void Context::forward(const Batch& b) {
+  const HParams& hp = model_.hparams();
+  const int64_t T = static_cast<int64_t>(b.size()), D = hp.n_embd;
+  const int64_t q_dim = hp.n_head * hp.head_dim;
+  ThreadPool& pool = *pool_;
+
+  // x: (T, D) token embeddings
+  const Weight& emb = model_.tok_embd();
+  pool.parallel_for(T, 1, [&](int64_t t0, int64_t t1, int) {
+    for (int64_t t = t0; t < t1; ++t)
+      dequantize_row(emb.type, emb.row(b.token[static_cast<size_t>(t)]), x_.data() + t * D, D);
+  });
+  // rope_: (T, n_rot/2 pairs of cos, sin)
+  const float* ff = model_.rope_freqs().empty() ? nullptr : model_.rope_freqs().data();
+  for (int64_t t = 0; t < T; ++t)
+    rope_cache(rope_.data() + t * hp.n_rot, b.pos[static_cast<size_t>(t)], hp.n_rot, hp.rope_base, hp.rope_freq_scale,
+               ff);
+
+  for (int64_t l = 0; l < hp.n_layer; ++l) {
+    const LayerWeights& L = model_.layer(l);
+    for (int64_t t = 0; t < T; ++t) rms_norm(x_.data() + t * D, L.attn_norm.data(), h_.data() + t * D, D, hp.rms_eps);
+    matmul(L.wq, h_.data(), T, q_.data(), pool, scratch_);
+    matmul(L.wk, h_.data(), T, k_.data(), pool, scratch_);
+    matmul(L.wv, h_.data(), T, v_.data(), pool, scratch_);
+    for (int64_t t = 0; t < T; ++t) {
+      float* q = q_.data() + t * q_dim;
+      float* k = k_.data() + t * k_row_;
+      float* v = v_.data() + t * v_row_;
+      if (!L.bq.empty())
+        for (int64_t i = 0; i < q_dim; ++i) q[i] += L.bq[static_cast<size_t>(i)];
+      if (!L.bk.empty())
+        for (int64_t i = 0; i < k_row_; ++i) k[i] += L.bk[static_cast<size_t>(i)];
+      if (!L.bv.empty())
+        for (int64_t i = 0; i < v_row_; ++i) v[i] += L.bv[static_cast<size_t>(i)];
+      for (int64_t h = 0; h < hp.n_head; ++h) {
+        float* qh = q + h * hp.head_dim;
+        if (!L.q_norm.empty()) rms_norm(qh, L.q_norm.data(), qh, hp.head_dim, hp.rms_eps);
+        rope_apply(qh, rope_.data() + t * hp.n_rot, hp.n_rot, hp.rope_neox);
+      }
+      const int32_t s = b.seq[static_cast<size_t>(t)], p = b.pos[static_cast<size_t>(t)];
+      uint16_t* kc = k_at(l, s, p);
+      uint16_t* vc = v_at(l, s, p);
+      for (int64_t h = 0; h < hp.n_head_kv; ++h) {
+        float* kh = k + h * hp.head_dim;
+        if (!L.k_norm.empty()) rms_norm(kh, L.k_norm.data(), kh, hp.head_dim, hp.rms_eps);
+        rope_apply(kh, rope_.data() + t * hp.n_rot, hp.n_rot, hp.rope_neox);
+      }
+      for (int64_t i = 0; i < k_row_; ++i) kc[i] = f32_to_fp16(k[i]);
+      for (int64_t i = 0; i < v_row_; ++i) vc[i] = f32_to_fp16(v[i]);
+    }
+    attention(b, l);
+    matmul(L.wo, attn_.data(), T, h_.data(), pool, scratch_);
+    for (int64_t i = 0; i < T * D; ++i) x_[static_cast<size_t>(i)] += h_[static_cast<size_t>(i)];
+
+    for (int64_t t = 0; t < T; ++t) rms_norm(x_.data() + t * D, L.ffn_norm.data(), h_.data() + t * D, D, hp.rms_eps);
+    matmul(L.ffn_gate, h_.data(), T, gate_.data(), pool, scratch_);
+    matmul(L.ffn_up, h_.data(), T, up_.data(), pool, scratch_);
+    const int64_t F = T * hp.n_ff;
+    for (int64_t i = 0; i < F; ++i)
+      gate_[static_cast<size_t>(i)] = silu(gate_[static_cast<size_t>(i)]) * up_[static_cast<size_t>(i)];
+    matmul(L.ffn_down, gate_.data(), T, h_.data(), pool, scratch_);
+    for (int64_t i = 0; i < T * D; ++i) x_[static_cast<size_t>(i)] += h_[static_cast<size_t>(i)];
+  }
+
+  // Final norm and output projection only for the tokens that asked for logits.
+  logit_row_.assign(b.size(), -1);
+  int64_t n_out = 0;
+  for (size_t i = 0; i < b.size(); ++i)
+    if (b.want_logits[i]) logit_row_[i] = n_out++;
+  if (n_out == 0) return;
+  out_norm_.resize(static_cast<size_t>(n_out * D));
+  for (size_t i = 0; i < b.size(); ++i)
+    if (logit_row_[i] >= 0)
+      rms_norm(x_.data() + static_cast<int64_t>(i) * D, model_.output_norm().data(),
+               out_norm_.data() + logit_row_[i] * D, D, hp.rms_eps);
+  logits_.resize(static_cast<size_t>(n_out * hp.n_vocab));
+  matmul(model_.output(), out_norm_.data(), n_out, logits_.data(), pool, scratch_);
+}
+
+}  // namespace ondi
