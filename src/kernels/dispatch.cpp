@@ -1,5 +1,8 @@
-// Kernel dispatch. Today every entry point resolves to the scalar reference; SIMD variants (chosen from the
-// CPU's features at run time) plug in here and must keep the reference's per-output reduction order.
+// Kernel dispatch: picks, once, the best kernel set this CPU runs (see kernels.h), falling back to the scalar
+// reference entry by entry.
+#include <cstdlib>
+#include <string_view>
+
 #include "kernels/kernels.h"
 
 namespace ondi {
@@ -31,10 +34,50 @@ GgmlType vec_dot_type(GgmlType weight) {
   return weight;
 }
 
+namespace {
+
+// Kernel sets in order of preference; each ISA's translation unit defines its getter (kernels/x86, kernels/arm)
+// and returns nullptr when compiled for another architecture.
+const KernelSet* (*const kCandidates[])() = {
+    &x86_avx2_kernels,
+    &arm_neon_kernels,
+};
+
+const KernelSet* choose() {
+  const char* force = std::getenv("ONDI_KERNELS");
+  if (force && std::string_view(force) == "scalar") return nullptr;
+  for (auto get : kCandidates) {
+    const KernelSet* k = get();
+    if (k && k->supported()) return k;
+  }
+  return nullptr;
+}
+
+const KernelSet* active() {
+  static const KernelSet* k = choose();
+  return k;
+}
+
+}  // namespace
+
+const char* kernel_isa() { return active() ? active()->name : "scalar"; }
+
 void quantize_activations(GgmlType act_type, const float* x, void* out, int64_t n) {
+  const KernelSet* k = active();
+  if (k && k->quantize_activations && k->quantize_activations(act_type, x, out, n)) return;
   ref::quantize_activations(act_type, x, out, n);
 }
 
-VecDotFn vec_dot_fn(GgmlType weight) { return ref::vec_dot_fn(weight); }
+VecDotFn vec_dot_fn(GgmlType weight) {
+  const KernelSet* k = active();
+  VecDotFn f = k && k->vec_dot ? k->vec_dot(weight) : nullptr;
+  return f ? f : ref::vec_dot_fn(weight);
+}
+
+GemmFn gemm_fn(GgmlType weight) {
+  const KernelSet* k = active();
+  GemmFn f = k && k->gemm ? k->gemm(weight) : nullptr;
+  return f ? f : ref::gemm_fn(weight);
+}
 
 }  // namespace ondi

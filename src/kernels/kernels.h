@@ -24,10 +24,36 @@ void quantize_activations(GgmlType act_type, const float* x, void* out, int64_t 
 using VecDotFn = float (*)(int64_t n, const void* w, const void* act);
 VecDotFn vec_dot_fn(GgmlType weight);  // nullptr for a type that is not a weight type
 
+// A tile of dot products: y[t * ldy + r] = dot(weight row r, activation row t) for r < n_rows, t < n_tok.
+// Rows are w_stride bytes apart, activation rows act_stride bytes apart. Every element must be bit-identical
+// to vec_dot_fn(weight) on that pair (this is what makes prefill batch-invariant: a token's logits do not depend
+// on how many tokens share its forward pass); a SIMD GEMM reuses unpacked weights across tokens, not a
+// different summation order.
+using GemmFn = void (*)(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* act, size_t act_stride,
+                        int64_t n_tok, float* y, size_t ldy);
+GemmFn gemm_fn(GgmlType weight);  // nullptr for a type that is not a weight type
+
+// Which kernel set dispatch chose ("scalar", "avx2", "neon", ...). The environment variable ONDI_KERNELS=scalar
+// forces the scalar reference (for tests and for comparing instruction sets).
+const char* kernel_isa();
+
 // Scalar references, exposed for the kernel tests.
 namespace ref {
 void quantize_activations(GgmlType act_type, const float* x, void* out, int64_t n);
 VecDotFn vec_dot_fn(GgmlType weight);
+GemmFn gemm_fn(GgmlType weight);
 }  // namespace ref
+
+// An instruction-set-specific kernel set: each entry may be nullptr, meaning "use the scalar reference".
+struct KernelSet {
+  const char* name;
+  bool (*supported)();  // true when this CPU runs it
+  VecDotFn (*vec_dot)(GgmlType weight);
+  GemmFn (*gemm)(GgmlType weight);
+  // Returns false when it has no SIMD conversion into act_type (then the reference is used).
+  bool (*quantize_activations)(GgmlType act_type, const float* x, void* out, int64_t n);
+};
+const KernelSet* x86_avx2_kernels();  // kernels/x86; nullptr when not built for x86-64
+const KernelSet* arm_neon_kernels();  // kernels/arm; nullptr when not built for aarch64
 
 }  // namespace ondi

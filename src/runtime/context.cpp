@@ -44,8 +44,7 @@ Result<std::unique_ptr<Context>> Context::create(const Model& model, const Conte
     c->gate_.resize(B * hp.n_ff);
     c->up_.resize(B * hp.n_ff);
     c->rope_.resize(B * hp.n_rot);
-    c->att_scores_.assign(static_cast<size_t>(p.n_threads), std::vector<float>(static_cast<size_t>(p.n_ctx)));
-    c->att_q16_.assign(static_cast<size_t>(p.n_threads), std::vector<uint16_t>(static_cast<size_t>(hp.head_dim)));
+    c->att_scratch_.resize(static_cast<size_t>(p.n_threads));
     return c;
   } catch (const std::bad_alloc&) {
     return Status(Errc::out_of_memory, "out of memory allocating a context of " + std::to_string(p.n_ctx) +
@@ -132,9 +131,8 @@ const float* Context::logits(size_t i) const {
   return logits_.data() + static_cast<size_t>(logit_row_[i]) * static_cast<size_t>(model_.hparams().n_vocab);
 }
 
-// Attention of every batch token over its own sequence's cached positions [0, pos]. Mirrors the reference
-// engine's numerics with an F16 cache: q rounded to F16 before q.k, softmax in f32 (sum in double), the
-// probabilities rounded to F16 before weighting V. One task per (token, head): fixed order over positions.
+// Attention of every batch token over its own sequence's cached positions [0, pos]: one task per
+// (token, head), each computed by attend() alone, so the split over threads cannot change a bit.
 void Context::attention(const Batch& b, int64_t layer) {
   const HParams& hp = model_.hparams();
   const int64_t T = static_cast<int64_t>(b.size());
@@ -143,32 +141,9 @@ void Context::attention(const Batch& b, int64_t layer) {
   pool_->run(T * hp.n_head, [&](int64_t task, int thread) {
     const int64_t t = task / hp.n_head, h = task % hp.n_head, kvh = h / group;
     const int32_t s = b.seq[static_cast<size_t>(t)], n_kv = b.pos[static_cast<size_t>(t)] + 1;
-    uint16_t* q16 = att_q16_[static_cast<size_t>(thread)].data();
-    float* sc = att_scores_[static_cast<size_t>(thread)].data();
-    const float* q = q_.data() + (t * hp.n_head + h) * hd;
-    for (int64_t d = 0; d < hd; ++d) q16[d] = f32_to_fp16(q[d]);
-    float mx = -std::numeric_limits<float>::infinity();
-    for (int32_t j = 0; j < n_kv; ++j) {
-      const uint16_t* k = k_at(layer, s, j) + kvh * hd;
-      float dot = 0.0f;
-      for (int64_t d = 0; d < hd; ++d) dot += fp16_to_f32(k[d]) * fp16_to_f32(q16[d]);
-      sc[j] = dot * scale;
-      mx = std::max(mx, sc[j]);
-    }
-    double sum = 0.0;
-    for (int32_t j = 0; j < n_kv; ++j) {
-      sc[j] = std::exp(sc[j] - mx);
-      sum += sc[j];
-    }
-    const float inv = static_cast<float>(1.0 / sum);
-    for (int32_t j = 0; j < n_kv; ++j) sc[j] = fp16_to_f32(f32_to_fp16(sc[j] * inv));
-    float* out = attn_.data() + (t * hp.n_head + h) * hdv;
-    std::fill(out, out + hdv, 0.0f);
-    for (int32_t j = 0; j < n_kv; ++j) {
-      const uint16_t* v = v_at(layer, s, j) + kvh * hdv;
-      const float p = sc[j];
-      for (int64_t d = 0; d < hdv; ++d) out[d] += fp16_to_f32(v[d]) * p;
-    }
+    attend(q_.data() + (t * hp.n_head + h) * hd, k_at(layer, s, 0) + kvh * hd, static_cast<size_t>(k_row_),
+           v_at(layer, s, 0) + kvh * hdv, static_cast<size_t>(v_row_), n_kv, hd, hdv, scale,
+           att_scratch_[static_cast<size_t>(thread)], attn_.data() + (t * hp.n_head + h) * hdv);
   });
 }
 

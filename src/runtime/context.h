@@ -13,6 +13,7 @@
 #include "core/status.h"
 #include "core/thread_pool.h"
 #include "model/model.h"
+#include "runtime/attention.h"
 #include "runtime/ops.h"
 
 namespace ondi {
@@ -86,8 +87,7 @@ class Context {
   // activations for up to n_batch tokens
   std::vector<float> x_, h_, q_, k_, v_, attn_, gate_, up_, rope_, out_norm_, logits_;
   std::vector<int64_t> logit_row_;              // batch index -> row in logits_ (-1: none)
-  std::vector<std::vector<float>> att_scores_;  // per thread: (n_ctx)
-  std::vector<std::vector<uint16_t>> att_q16_;  // per thread: (head_dim)
+  std::vector<AttnScratch> att_scratch_;  // per thread
   OpScratch scratch_;
 };
 

@@ -1,0 +1,22 @@
+// Attention of one query head over a sequence's cached keys and values (F16 cache).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace ondi {
+
+struct AttnScratch {
+  std::vector<float> scores;   // (n_kv)
+  std::vector<uint16_t> q16;   // (head_dim)
+};
+
+// out: (hdv) = softmax(scale * K q) V over positions [0, n_kv). k: row j at k + j * k_stride (hd halves),
+// v: row j at v + j * v_stride (hdv halves). Mirrors the reference engine's numerics: q rounded to F16 before
+// q.k, softmax in f32 with its sum in double, probabilities rounded to F16 before weighting V. The result
+// depends only on the inputs (fixed order over positions), never on the thread that runs it.
+void attend(const float* q, const uint16_t* k, size_t k_stride, const uint16_t* v, size_t v_stride, int32_t n_kv,
+            int64_t hd, int64_t hdv, float scale, AttnScratch& scratch, float* out);
+
+}  // namespace ondi
