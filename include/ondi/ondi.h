@@ -128,7 +128,16 @@ typedef struct ondi_model_params {
   size_t struct_size; /* sizeof(ondi_model_params), set by ondi_model_params_default() */
   int32_t reserved;   /* for future options; 0 */
 } ondi_model_params;
-ONDI_API ondi_model_params ondi_model_params_default(void);
+/* Fills *p with the defaults (as much of them as struct_size bytes hold; pass sizeof(*p)) and sets
+ * p->struct_size. */
+ONDI_API void ondi_model_params_init(ondi_model_params* p, size_t struct_size);
+/* The defaults. Inline, so the struct is built at the caller's own size: safe when a newer library's struct has
+ * grown (a function returning the struct by value would write the library's larger size into the caller). */
+static inline ondi_model_params ondi_model_params_default(void) {
+  ondi_model_params p;
+  ondi_model_params_init(&p, sizeof(p));
+  return p;
+}
 
 /* Loads a GGUF model (memory-mapped, weights are not copied). params may be NULL for the defaults. */
 ONDI_API ondi_status ondi_model_load(const char* path, const ondi_model_params* params, ondi_model** out);
@@ -193,11 +202,44 @@ typedef struct ondi_session ondi_session;
 
 typedef struct ondi_session_params {
   size_t struct_size;
-  int32_t n_ctx;     /* positions (default 4096; capped by nothing but memory) */
-  int32_t n_batch;   /* prefill chunk size, tokens per forward pass (default 512) */
-  int32_t n_threads; /* 0: one per hardware thread */
+  int32_t n_ctx;         /* positions (default 4096; capped by nothing but memory) */
+  int32_t n_batch;       /* prefill chunk size, tokens per forward pass (default 512) */
+  int32_t n_threads;     /* 0: one per hardware thread */
+  int32_t n_outputs;     /* most tokens one forward pass returns logits for (default 1; sizes the logits buffer) */
+  uint64_t memory_limit; /* bytes; 0: none. A session whose memory plan exceeds it is refused... */
+  int32_t fit_context;   /* ...unless this is non-zero: then the KV cache is quantized to Q8_0 (when the model
+                            allows it) and, if that is not enough, n_ctx is shortened until the plan fits */
+  int32_t kv_type;       /* ONDI_TYPE_F16 (default) or ONDI_TYPE_Q8_0: about half the KV memory, a small measured
+                            loss (docs/MEMORY.md); Q8_0 needs head sizes that are multiples of 32 */
 } ondi_session_params;
-ONDI_API ondi_session_params ondi_session_params_default(void);
+/* Fills *p with the defaults (as much of them as struct_size bytes hold; pass sizeof(*p)) and sets
+ * p->struct_size. */
+ONDI_API void ondi_session_params_init(ondi_session_params* p, size_t struct_size);
+/* The defaults. Inline, so the struct is built at the caller's own size: safe when a newer library's struct has
+ * grown (a function returning the struct by value would write the library's larger size into the caller). */
+static inline ondi_session_params ondi_session_params_default(void) {
+  ondi_session_params p;
+  ondi_session_params_init(&p, sizeof(p));
+  return p;
+}
+
+/* The memory a session needs, planned before anything is allocated (see docs/MEMORY.md). */
+typedef struct ondi_memory_plan {
+  size_t struct_size;
+  uint64_t file_bytes;       /* the GGUF file, mapped (address space shared with the page cache) */
+  uint64_t weights_resident; /* the part of the file the forward pass reads, which becomes resident */
+  uint64_t model_heap;       /* decoded small tensors, tokenizer tables (estimated) */
+  uint64_t kv_cache;         /* K and V for n_ctx positions (F16) */
+  uint64_t scratch;          /* activations for n_batch tokens, logits for n_outputs rows */
+  uint64_t overhead;         /* code, libraries, thread stacks (a measured constant) */
+  uint64_t total;            /* resident bytes expected at peak: all of the above but file_bytes */
+  int32_t n_ctx;             /* the context the plan is for (after fitting) */
+  int32_t kv_type;           /* the KV cache type the plan is for (after fitting) */
+} ondi_memory_plan;
+/* Plans a session with these params (NULL: defaults) without creating it; plan->struct_size must be set. With
+ * memory_limit and fit_context set, plans the fitted context (ONDI_ERR_OUT_OF_MEMORY if nothing fits). */
+ONDI_API ondi_status ondi_model_memory_plan(const ondi_model* model, const ondi_session_params* params,
+                                            ondi_memory_plan* plan);
 
 ONDI_API ondi_status ondi_session_create(const ondi_model* model, const ondi_session_params* params,
                                          ondi_session** out);
@@ -226,7 +268,16 @@ typedef struct ondi_sampler_params {
   const float* logit_bias_values;
   size_t n_logit_bias;
 } ondi_sampler_params;
-ONDI_API ondi_sampler_params ondi_sampler_params_default(void);
+/* Fills *p with the defaults (as much of them as struct_size bytes hold; pass sizeof(*p)) and sets
+ * p->struct_size. */
+ONDI_API void ondi_sampler_params_init(ondi_sampler_params* p, size_t struct_size);
+/* The defaults. Inline, so the struct is built at the caller's own size: safe when a newer library's struct has
+ * grown (a function returning the struct by value would write the library's larger size into the caller). */
+static inline ondi_sampler_params ondi_sampler_params_default(void) {
+  ondi_sampler_params p;
+  ondi_sampler_params_init(&p, sizeof(p));
+  return p;
+}
 
 typedef enum ondi_stop_reason {
   ONDI_STOP_EOG = 0,
@@ -245,7 +296,16 @@ typedef struct ondi_generate_params {
   int ignore_eog;
   int special; /* render control tokens' text */
 } ondi_generate_params;
-ONDI_API ondi_generate_params ondi_generate_params_default(void);
+/* Fills *p with the defaults (as much of them as struct_size bytes hold; pass sizeof(*p)) and sets
+ * p->struct_size. */
+ONDI_API void ondi_generate_params_init(ondi_generate_params* p, size_t struct_size);
+/* The defaults. Inline, so the struct is built at the caller's own size: safe when a newer library's struct has
+ * grown (a function returning the struct by value would write the library's larger size into the caller). */
+static inline ondi_generate_params ondi_generate_params_default(void) {
+  ondi_generate_params p;
+  ondi_generate_params_init(&p, sizeof(p));
+  return p;
+}
 
 typedef struct ondi_generate_result {
   size_t struct_size;
@@ -268,8 +328,117 @@ ONDI_API ondi_status ondi_session_generate(ondi_session* s, const int32_t* promp
  * ONDI_STOP_CANCELLED. The flag clears when the next generate/eval starts. */
 ONDI_API void ondi_session_cancel(ondi_session* s);
 
+/* Session files: save the session (tokens, KV cache, last logits) and restore it later, in this or another
+ * process, to continue bit-identically. The file is versioned and checked (model identity, sizes, checksum); a
+ * corrupt or mismatched file is ONDI_ERR_FORMAT / ONDI_ERR_INVALID_ARGUMENT and leaves the session unchanged.
+ * Saving writes a temporary file renamed at the end. Sampler state is not saved: each generate call seeds its
+ * own sampler. */
+ONDI_API ondi_status ondi_session_save(ondi_session* s, const char* path);
+ONDI_API ondi_status ondi_session_load(ondi_session* s, const char* path);
+/* The tokens the session holds (what its KV cache was computed from). Size-in/size-out as ondi_tokenize. */
+ONDI_API ondi_status ondi_session_tokens(const ondi_session* s, int32_t* ids, size_t* n_ids);
+
 /* Bytes of the KV cache this session allocated. */
 ONDI_API uint64_t ondi_session_kv_bytes(const ondi_session* s);
+
+/* ---- batched decoding: many sequences in one context (servers, parallel sampling) --------------------- *
+ * An ondi_context holds the KV cache of n_seq independent sequences and runs batches that mix tokens of any
+ * of them in one forward pass. The logits of a token are bit-identical whatever else shares its batch.
+ * Thread-safety: an ondi_context, an ondi_sampler and an ondi_text_stream are each used by one thread at a
+ * time (no call on the same object may overlap); distinct objects may be used from distinct threads. */
+typedef struct ondi_context ondi_context;
+
+typedef struct ondi_context_params {
+  size_t struct_size;
+  int32_t n_ctx;     /* positions per sequence (default 4096) */
+  int32_t n_seq;     /* sequences, i.e. KV slots (default 1) */
+  int32_t n_batch;   /* most tokens one ondi_context_decode() takes (default 512) */
+  int32_t n_threads; /* 0: one per hardware thread */
+  int32_t n_outputs; /* most entries of one decode that may ask for logits (0: n_batch); each costs n_vocab floats */
+} ondi_context_params;
+/* Fills *p with the defaults (as much of them as struct_size bytes hold; pass sizeof(*p)) and sets
+ * p->struct_size. */
+ONDI_API void ondi_context_params_init(ondi_context_params* p, size_t struct_size);
+/* The defaults. Inline, so the struct is built at the caller's own size: safe when a newer library's struct has
+ * grown (a function returning the struct by value would write the library's larger size into the caller). */
+static inline ondi_context_params ondi_context_params_default(void) {
+  ondi_context_params p;
+  ondi_context_params_init(&p, sizeof(p));
+  return p;
+}
+
+ONDI_API ondi_status ondi_context_create(const ondi_model* model, const ondi_context_params* params,
+                                         ondi_context** out);
+ONDI_API void ondi_context_free(ondi_context* c);
+/* The params in force (struct_size set). */
+ONDI_API ondi_context_params ondi_context_get_params(const ondi_context* c);
+ONDI_API int32_t ondi_context_n_vocab(const ondi_context* c);
+/* Runs n batch entries: entry i is token[i] at position pos[i] of sequence seq[i]; want_logits may be NULL
+ * (no logits) or n flags. Each sequence's entries must have consecutive positions starting at its current
+ * length. n must be in [1, n_batch]. ONDI_ERR_OUT_OF_RANGE when a sequence would pass n_ctx; on any error no
+ * sequence changes. */
+ONDI_API ondi_status ondi_context_decode(ondi_context* c, const int32_t* token, const int32_t* pos, const int32_t* seq,
+                                         const uint8_t* want_logits, size_t n);
+/* n_vocab logits of entry i of the last decode; NULL if it did not ask for them. Valid until the next
+ * decode or free. */
+ONDI_API const float* ondi_context_logits(const ondi_context* c, size_t i);
+ONDI_API int32_t ondi_context_seq_length(const ondi_context* c, int32_t seq); /* -1 for a bad seq */
+/* Keeps the first n positions of seq (0 clears it). */
+ONDI_API ondi_status ondi_context_seq_truncate(ondi_context* c, int32_t seq, int32_t n);
+/* Copies the first n positions of src's cache into dst (prefix sharing); dst's length becomes n. */
+ONDI_API ondi_status ondi_context_seq_copy(ondi_context* c, int32_t src, int32_t dst, int32_t n);
+ONDI_API uint64_t ondi_context_kv_bytes(const ondi_context* c);
+
+/* A standalone sampler (the chain of ondi_sampler_params), for callers that decode with ondi_context. */
+typedef struct ondi_sampler ondi_sampler;
+/* The logit-bias arrays are copied. */
+ONDI_API ondi_status ondi_sampler_create(const ondi_sampler_params* params, int32_t n_vocab, ondi_sampler** out);
+ONDI_API void ondi_sampler_free(ondi_sampler* s);
+/* Picks a token from n_vocab raw logits (not modified); -1 on a NULL argument. */
+ONDI_API int32_t ondi_sampler_sample(ondi_sampler* s, const float* logits);
+/* Records a token for the penalties. */
+ONDI_API void ondi_sampler_accept(ondi_sampler* s, int32_t token);
+/* Forgets the history and re-seeds. */
+ONDI_API void ondi_sampler_reset(ondi_sampler* s);
+
+/* Turns token bytes into text to show: whole UTF-8 characters only (invalid bytes become U+FFFD), with any
+ * text that could still become one of the stop strings held back. */
+typedef struct ondi_text_stream ondi_text_stream;
+ONDI_API ondi_status ondi_text_stream_create(const char* const* stop, size_t n_stop, ondi_text_stream** out);
+ONDI_API void ondi_text_stream_free(ondi_text_stream* ts);
+/* Appends bytes; *text / *text_len receive what is safe to show now (valid until the next call on ts).
+ * *stopped becomes 1 when a stop string completed: the text then ends just before it, and the stream drops
+ * the stop string and everything after. */
+ONDI_API ondi_status ondi_text_stream_push(ondi_text_stream* ts, const char* bytes, size_t len, const char** text,
+                                           size_t* text_len, int* stopped);
+/* The held-back tail at the end of generation (an incomplete character as U+FFFD), stop strings applied. */
+ONDI_API ondi_status ondi_text_stream_flush(ondi_text_stream* ts, const char** text, size_t* text_len, int* stopped);
+
+/* ---- chat templates ----------------------------------------------------------------------------------- */
+/* Renders a conversation into prompt text with a Jinja chat template, as transformers' apply_chat_template
+ * does: the template sees messages, add_generation_prompt, bos_token and eos_token (the model's BOS/EOS
+ * text, "" without a model), tools when given, and any extra variables. tmpl: the template source, or NULL
+ * for the model's own (GGUF tokenizer.chat_template; ONDI_ERR_INVALID_ARGUMENT if the file has none).
+ * Output: *size holds the capacity of buf on entry and the length of the text on return (ONDI_ERR_BUFFER_TOO_SMALL
+ * when it does not fit; buf may be NULL to ask). A NUL is appended when the capacity exceeds the length.
+ * Template errors are ONDI_ERR_FORMAT with the template line and column in ondi_last_error(); templates run
+ * with bounded work, output and nesting, so untrusted ones cannot hang or crash the caller.
+ * Thread-safety: may be called from any number of threads at once, sharing the model. */
+typedef struct ondi_chat_message {
+  const char* role;    /* "system", "user", "assistant", "tool", ... */
+  const char* content; /* UTF-8 text */
+} ondi_chat_message;
+ONDI_API ondi_status ondi_chat_apply_template(const ondi_model* model, const char* tmpl,
+                                              const ondi_chat_message* messages, size_t n_messages,
+                                              int add_generation_prompt, char* buf, size_t* size);
+/* The same with JSON: messages_json an array of message objects (content a string or a list of parts,
+ * tool_calls, tool_call_id, reasoning_content, ...), tools_json an array of tool definitions or NULL,
+ * extra_json an object of extra template variables (e.g. {"enable_thinking": false}) or NULL. */
+ONDI_API ondi_status ondi_chat_apply_template_json(const ondi_model* model, const char* tmpl, const char* messages_json,
+                                                   const char* tools_json, const char* extra_json,
+                                                   int add_generation_prompt, char* buf, size_t* size);
+/* The model's template source (valid while the model lives), or NULL if the file carries none. */
+ONDI_API const char* ondi_model_chat_template(const ondi_model* model);
 
 #ifdef __cplusplus
 }

@@ -1,7 +1,10 @@
 // C API: models, tokenizer, sessions. Every entry point validates its handles and arguments, catches every
 // exception, and reports failures through the thread-local last error.
+#include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstddef>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -15,9 +18,13 @@
 #include "runtime/context.h"
 #include "runtime/generate.h"
 #include "runtime/sampler.h"
+#include "runtime/session_file.h"
 
+using ondi::capi::copy_params;
 using ondi::capi::fail;
 using ondi::capi::from_status;
+using ondi::capi::guard;
+using ondi::capi::init_params;
 
 struct ondi_model {
   std::unique_ptr<ondi::Model> model;
@@ -28,33 +35,26 @@ struct ondi_session {
   const ondi_model* model = nullptr;
   std::unique_ptr<ondi::Context> ctx;
   std::vector<float> last_logits;
+  std::vector<int32_t> tokens;  // what the KV cache holds, in order (kept for session files)
   std::atomic<bool> cancel{false};
 };
 
 namespace {
 
-template <class F>
-ondi_status guard(const char* where, F&& body) {
-  try {
-    return body();
-  } catch (...) {
-    return ondi::capi::from_current_exception(where);
-  }
-}
-
-// Copies a caller's versioned params struct over our defaults: an older caller's shorter struct leaves the
-// newer fields at their defaults, a newer caller's longer one has its unknown tail ignored.
-template <class T>
-bool copy_params(T& dst, const T* src) {
-  if (!src) return true;
-  if (src->struct_size < sizeof(size_t) || src->struct_size > sizeof(T) * 16) return false;
-  std::memcpy(&dst, src, std::min(src->struct_size, sizeof(T)));
-  dst.struct_size = sizeof(T);
-  return true;
-}
-
 #define ONDI_REQUIRE(cond, msg) \
   if (!(cond)) return fail(ONDI_ERR_INVALID_ARGUMENT, msg)
+
+// The size of each output struct in ABI 0 (up to its last field then): a caller compiled against that header
+// passes it in struct_size and must keep working after fields are appended, so the check is against this,
+// not sizeof, and only min(struct_size, sizeof) bytes are written.
+constexpr size_t kModelInfoV0 = offsetof(ondi_model_info, rms_eps) + sizeof(float);
+constexpr size_t kTensorInfoV0 = offsetof(ondi_tensor_info, n_bytes) + sizeof(uint64_t);
+constexpr size_t kGenerateResultV0 = offsetof(ondi_generate_result, decode_ms) + sizeof(double);
+
+template <class T>
+void copy_out(T* dst, const T& src) {
+  std::memcpy(dst, &src, std::min(dst->struct_size, sizeof(T)));
+}
 
 ondi_status finish_load(ondi::Result<std::unique_ptr<ondi::GgufFile>> file, ondi_model** out) {
   if (!file.ok()) return from_status(file.status());
@@ -71,17 +71,17 @@ ondi_status finish_load(ondi::Result<std::unique_ptr<ondi::GgufFile>> file, ondi
 
 extern "C" {
 
-ONDI_API const char* ondi_version(void) { return "0.1.0"; }
-ONDI_API int ondi_abi_version(void) { return ONDI_ABI_VERSION; }
-
 ONDI_API void ondi_set_log_callback(ondi_log_fn fn, void* user, ondi_log_level min_level) {
   ondi::set_log_sink(reinterpret_cast<ondi::LogFn>(fn), user, static_cast<ondi::LogLevel>(min_level));
 }
 
-ONDI_API ondi_model_params ondi_model_params_default(void) {
+static ondi_model_params model_params_defaults() {
   ondi_model_params p{};
-  p.struct_size = sizeof(p);
   return p;
+}
+
+ONDI_API void ondi_model_params_init(ondi_model_params* p, size_t struct_size) {
+  init_params(p, struct_size, model_params_defaults());
 }
 
 ONDI_API ondi_status ondi_model_load(const char* path, const ondi_model_params* params, ondi_model** out) {
@@ -101,6 +101,8 @@ ONDI_API ondi_status ondi_model_load_from_memory(const void* data, size_t size, 
     ONDI_REQUIRE(out, "ondi_model_load_from_memory: out is NULL");
     *out = nullptr;
     ONDI_REQUIRE(data || size == 0, "ondi_model_load_from_memory: data is NULL");
+    ondi_model_params p = ondi_model_params_default();
+    ONDI_REQUIRE(copy_params(p, params), "ondi_model_load_from_memory: bad params struct_size");
     return finish_load(ondi::GgufFile::from_memory(data, size, "<memory>"), out);
   });
 }
@@ -111,6 +113,8 @@ ONDI_API ondi_status ondi_model_load_from_fd(int fd, uint64_t offset, uint64_t l
     ONDI_REQUIRE(out, "ondi_model_load_from_fd: out is NULL");
     *out = nullptr;
     ONDI_REQUIRE(fd >= 0, "ondi_model_load_from_fd: fd is negative");
+    ondi_model_params p = ondi_model_params_default();
+    ONDI_REQUIRE(copy_params(p, params), "ondi_model_load_from_fd: bad params struct_size");
     const std::string name = "fd " + std::to_string(fd);
     auto map = ondi::MappedFile::open_fd(fd, offset, length, name);
     if (!map.ok()) return from_status(map.status());
@@ -124,7 +128,11 @@ ONDI_API void ondi_model_free(ondi_model* model) { delete model; }
 ONDI_API ondi_status ondi_model_get_info(const ondi_model* model, ondi_model_info* info) {
   return guard("ondi_model_get_info", [&]() -> ondi_status {
     ONDI_REQUIRE(model && info, "ondi_model_get_info: NULL argument");
-    ONDI_REQUIRE(info->struct_size >= sizeof(ondi_model_info), "ondi_model_get_info: info->struct_size too small");
+    ONDI_REQUIRE(info->struct_size >= kModelInfoV0, "ondi_model_get_info: info->struct_size too small");
+    ondi_model_info* const out = info;
+    ondi_model_info full{};
+    full.struct_size = out->struct_size;
+    info = &full;
     const auto& m = *model->model;
     const auto& hp = m.hparams();
     const auto* name = m.gguf().find("general.name");
@@ -145,6 +153,7 @@ ONDI_API ondi_status ondi_model_get_info(const ondi_model* model, ondi_model_inf
     info->has_tokenizer = m.tokenizer() != nullptr;
     info->rope_base = hp.rope_base;
     info->rms_eps = hp.rms_eps;
+    copy_out(out, full);
     return ONDI_OK;
   });
 }
@@ -184,7 +193,11 @@ ONDI_API int64_t ondi_model_tensor_count(const ondi_model* model) {
 ONDI_API ondi_status ondi_model_tensor_at(const ondi_model* model, int64_t i, ondi_tensor_info* info) {
   return guard("ondi_model_tensor_at", [&]() -> ondi_status {
     ONDI_REQUIRE(model && info, "ondi_model_tensor_at: NULL argument");
-    ONDI_REQUIRE(info->struct_size >= sizeof(ondi_tensor_info), "ondi_model_tensor_at: info->struct_size too small");
+    ONDI_REQUIRE(info->struct_size >= kTensorInfoV0, "ondi_model_tensor_at: info->struct_size too small");
+    ondi_tensor_info* const out = info;
+    ondi_tensor_info full{};
+    full.struct_size = out->struct_size;
+    info = &full;
     const auto& f = model->model->gguf();
     ONDI_REQUIRE(i >= 0 && static_cast<size_t>(i) < f.tensors().size(), "ondi_model_tensor_at: index out of range");
     const auto& t = f.tensors()[static_cast<size_t>(i)];
@@ -194,6 +207,7 @@ ONDI_API ondi_status ondi_model_tensor_at(const ondi_model* model, int64_t i, on
     for (int d = 0; d < 4; ++d) info->ne[d] = t.ne[d];
     info->offset = f.data_offset() + t.offset;
     info->n_bytes = t.n_bytes;
+    copy_out(out, full);
     return ONDI_OK;
   });
 }
@@ -209,7 +223,7 @@ ONDI_API ondi_status ondi_tokenize(const ondi_model* model, const char* text, si
     if (!r.ok()) return from_status(r.status());
     const size_t cap = *n_ids;
     *n_ids = r->size();
-    if (!ids || cap < r->size())
+    if (cap < r->size() || (!ids && !r->empty()))
       return fail(ONDI_ERR_BUFFER_TOO_SMALL, "ondi_tokenize: " + std::to_string(r->size()) + " ids need room");
     std::memcpy(ids, r->data(), r->size() * sizeof(int32_t));
     return ONDI_OK;
@@ -225,7 +239,8 @@ ONDI_API ondi_status ondi_token_to_piece(const ondi_model* model, int32_t id, in
     const std::string piece = tok->token_to_piece(id, special != 0);
     const size_t cap = *size;
     *size = piece.size();
-    if (!buf || cap < piece.size()) return fail(ONDI_ERR_BUFFER_TOO_SMALL, "ondi_token_to_piece: buffer too small");
+    if (cap < piece.size() || (!buf && !piece.empty()))
+      return fail(ONDI_ERR_BUFFER_TOO_SMALL, "ondi_token_to_piece: buffer too small");
     std::memcpy(buf, piece.data(), piece.size());
     return ONDI_OK;
   });
@@ -238,13 +253,103 @@ ONDI_API int ondi_token_is_eog(const ondi_model* model, int32_t id) {
 ONDI_API int32_t ondi_token_bos(const ondi_model* model) { return model ? model->model->vocab().bos : -1; }
 ONDI_API int32_t ondi_token_eos(const ondi_model* model) { return model ? model->model->vocab().eos : -1; }
 
-ONDI_API ondi_session_params ondi_session_params_default(void) {
+static ondi_session_params session_params_defaults() {
   ondi_session_params p{};
-  p.struct_size = sizeof(p);
   p.n_ctx = 4096;
   p.n_batch = 512;
   p.n_threads = 0;
+  p.n_outputs = 1;
+  p.kv_type = ONDI_TYPE_F16;
   return p;
+}
+
+ONDI_API void ondi_session_params_init(ondi_session_params* p, size_t struct_size) {
+  init_params(p, struct_size, session_params_defaults());
+}
+
+namespace {
+
+std::string mib(uint64_t b) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(b) / (1 << 20));
+  return buf;
+}
+
+// Turns session params into context params and its memory plan, applying memory_limit / fit_context.
+ondi_status plan_session(const ondi_model* model, const ondi_session_params* params, ondi::ContextParams& cp,
+                         ondi::MemoryPlan& plan) {
+  ondi_session_params p = ondi_session_params_default();
+  if (!copy_params(p, params)) return fail(ONDI_ERR_INVALID_ARGUMENT, "bad ondi_session_params struct_size");
+  cp.n_ctx = p.n_ctx;
+  cp.n_batch = p.n_batch;
+  cp.n_threads = p.n_threads;
+  cp.n_outputs = p.n_outputs > 0 ? std::min(p.n_outputs, p.n_batch) : 1;
+  cp.n_seq = 1;
+  if (p.kv_type != ONDI_TYPE_F16 && p.kv_type != ONDI_TYPE_Q8_0)
+    return fail(ONDI_ERR_INVALID_ARGUMENT, "kv_type must be ONDI_TYPE_F16 or ONDI_TYPE_Q8_0");
+  cp.kv_type = static_cast<ondi::GgmlType>(p.kv_type);
+  if (cp.n_ctx < 1 || cp.n_batch < 1) return fail(ONDI_ERR_INVALID_ARGUMENT, "n_ctx and n_batch must be positive");
+  plan = ondi::plan_memory(*model->model, cp);
+  if (p.memory_limit == 0 || plan.total() <= p.memory_limit) return ONDI_OK;
+  const ondi::HParams& hp = model->model->hparams();
+  if (p.fit_context && cp.kv_type == ondi::GgmlType::F16 && hp.head_dim % 32 == 0 && hp.head_dim_v % 32 == 0) {
+    // Quantizing the KV cache halves it at a small cost (docs/MEMORY.md): try that before losing context.
+    ondi::ContextParams q = cp;
+    q.kv_type = ondi::GgmlType::Q8_0;
+    const ondi::MemoryPlan qplan = ondi::plan_memory(*model->model, q);
+    if (qplan.total() <= p.memory_limit) {
+      cp = q;
+      plan = qplan;
+      return ONDI_OK;
+    }
+    cp = q;
+  }
+  // The KV cache is the only part that scales with the context: find the longest context that fits.
+  ondi::ContextParams lo = cp;
+  lo.n_ctx = 1;
+  int32_t best = 0;
+  if (ondi::plan_memory(*model->model, lo).total() <= p.memory_limit) {
+    int32_t a = 1, b = cp.n_ctx;  // a fits, b does not
+    while (b - a > 1) {
+      lo.n_ctx = a + (b - a) / 2;
+      (ondi::plan_memory(*model->model, lo).total() <= p.memory_limit ? a : b) = lo.n_ctx;
+    }
+    best = a;
+  }
+  const std::string need = "the session needs " + mib(plan.total()) + " (weights " + mib(plan.weights_resident) +
+                           " + model heap " + mib(plan.model_heap) + " + KV cache " + mib(plan.kv_cache) + " for " +
+                           std::to_string(cp.n_ctx) + " tokens + scratch " + mib(plan.scratch) + " + overhead " +
+                           mib(plan.overhead) + ") but the memory limit is " + mib(p.memory_limit);
+  if (best == 0) return fail(ONDI_ERR_OUT_OF_MEMORY, need + "; even a 1-token context does not fit");
+  if (!p.fit_context)
+    return fail(ONDI_ERR_OUT_OF_MEMORY, need + "; a context of " + std::to_string(best) + " tokens would fit");
+  cp.n_ctx = best;
+  plan = ondi::plan_memory(*model->model, cp);
+  return ONDI_OK;
+}
+
+}  // namespace
+
+ONDI_API ondi_status ondi_model_memory_plan(const ondi_model* model, const ondi_session_params* params,
+                                            ondi_memory_plan* out) {
+  return guard("ondi_model_memory_plan", [&]() -> ondi_status {
+    ONDI_REQUIRE(model && out, "ondi_model_memory_plan: NULL argument");
+    ONDI_REQUIRE(out->struct_size >= sizeof(ondi_memory_plan), "ondi_model_memory_plan: plan->struct_size too small");
+    ondi::ContextParams cp;
+    ondi::MemoryPlan plan;
+    const ondi_status st = plan_session(model, params, cp, plan);
+    if (st != ONDI_OK) return st;
+    out->file_bytes = plan.file_bytes;
+    out->weights_resident = plan.weights_resident;
+    out->model_heap = plan.model_heap;
+    out->kv_cache = plan.kv_cache;
+    out->scratch = plan.scratch;
+    out->overhead = plan.overhead;
+    out->total = plan.total();
+    out->n_ctx = cp.n_ctx;
+    out->kv_type = static_cast<int32_t>(cp.kv_type);
+    return ONDI_OK;
+  });
 }
 
 ONDI_API ondi_status ondi_session_create(const ondi_model* model, const ondi_session_params* params,
@@ -253,13 +358,10 @@ ONDI_API ondi_status ondi_session_create(const ondi_model* model, const ondi_ses
     ONDI_REQUIRE(out, "ondi_session_create: out is NULL");
     *out = nullptr;
     ONDI_REQUIRE(model, "ondi_session_create: model is NULL");
-    ondi_session_params p = ondi_session_params_default();
-    ONDI_REQUIRE(copy_params(p, params), "ondi_session_create: bad params struct_size");
     ondi::ContextParams cp;
-    cp.n_ctx = p.n_ctx;
-    cp.n_batch = p.n_batch;
-    cp.n_threads = p.n_threads;
-    cp.n_seq = 1;
+    ondi::MemoryPlan plan;
+    const ondi_status st = plan_session(model, params, cp, plan);
+    if (st != ONDI_OK) return st;
     auto ctx = ondi::Context::create(*model->model, cp);
     if (!ctx.ok()) return from_status(ctx.status());
     auto s = std::make_unique<ondi_session>();
@@ -280,6 +382,7 @@ ONDI_API ondi_status ondi_session_truncate(ondi_session* s, int32_t n) {
     ONDI_REQUIRE(n >= 0 && n <= s->ctx->seq_len(0), "ondi_session_truncate: n is outside [0, length]");
     if (n != s->ctx->seq_len(0)) s->last_logits.clear();  // the logits belonged to a dropped token
     s->ctx->seq_truncate(0, n);
+    s->tokens.resize(static_cast<size_t>(n));
     return ONDI_OK;
   });
 }
@@ -297,18 +400,20 @@ ONDI_API ondi_status ondi_session_eval(ondi_session* s, const int32_t* ids, size
     std::vector<float> buf(keep * n_vocab);
     ondi::Status st = ondi::evaluate(*s->ctx, 0, std::vector<int32_t>(ids, ids + n), keep, buf.data(), &s->cancel);
     if (!st.ok()) {
+      // A failed or cancelled evaluation may have filled some chunks: keep tokens in step with the cache.
       s->last_logits.clear();
+      s->tokens.insert(s->tokens.end(), ids, ids + (s->ctx->seq_len(0) - static_cast<int32_t>(s->tokens.size())));
       return from_status(st);
     }
     s->last_logits.assign(buf.end() - static_cast<std::ptrdiff_t>(n_vocab), buf.end());
+    s->tokens.insert(s->tokens.end(), ids, ids + n);
     if (logits && n_last) std::memcpy(logits, buf.data() + (keep - n_last) * n_vocab, n_last * n_vocab * sizeof(float));
     return ONDI_OK;
   });
 }
 
-ONDI_API ondi_sampler_params ondi_sampler_params_default(void) {
+static ondi_sampler_params sampler_params_defaults() {
   ondi_sampler_params p{};
-  p.struct_size = sizeof(p);
   const ondi::SamplerParams d;
   p.temperature = d.temperature;
   p.top_k = d.top_k;
@@ -322,11 +427,18 @@ ONDI_API ondi_sampler_params ondi_sampler_params_default(void) {
   return p;
 }
 
-ONDI_API ondi_generate_params ondi_generate_params_default(void) {
+ONDI_API void ondi_sampler_params_init(ondi_sampler_params* p, size_t struct_size) {
+  init_params(p, struct_size, sampler_params_defaults());
+}
+
+static ondi_generate_params generate_params_defaults() {
   ondi_generate_params p{};
-  p.struct_size = sizeof(p);
   p.max_tokens = 256;
   return p;
+}
+
+ONDI_API void ondi_generate_params_init(ondi_generate_params* p, size_t struct_size) {
+  init_params(p, struct_size, generate_params_defaults());
 }
 
 ONDI_API ondi_status ondi_session_generate(ondi_session* s, const int32_t* prompt, size_t n_prompt,
@@ -335,6 +447,8 @@ ONDI_API ondi_status ondi_session_generate(ondi_session* s, const int32_t* promp
   return guard("ondi_session_generate", [&]() -> ondi_status {
     ONDI_REQUIRE(s, "ondi_session_generate: session is NULL");
     ONDI_REQUIRE(prompt || n_prompt == 0, "ondi_session_generate: prompt is NULL");
+    ONDI_REQUIRE(!result || result->struct_size >= kGenerateResultV0,
+                 "ondi_session_generate: result->struct_size too small");
     const ondi::Tokenizer* tok = s->model->model->tokenizer();
     if (!tok) return fail(ONDI_ERR_UNSUPPORTED, s->model->model->tokenizer_error());
     ondi_sampler_params sp = ondi_sampler_params_default();
@@ -373,14 +487,57 @@ ONDI_API ondi_status ondi_session_generate(ondi_session* s, const int32_t* promp
         *s->ctx, 0, *tok, *smp, ids, g,
         [&](std::string_view text, int32_t token) { return !cb || cb(text.data(), text.size(), token, user) == 0; },
         &s->cancel, s->last_logits);
+    // A failed or cancelled prefill leaves last_logits sized but stale (or zero): continuing from them would
+    // sample garbage, so drop them and let a continuation without a prompt fail as a call in the wrong order.
+    if (!r.ok() || (r->stop_reason == ondi::StopReason::cancelled && r->n_generated == 0 && !ids.empty()))
+      s->last_logits.clear();
+    // The cache holds the prompt and every generated token that was fed back (all but possibly the last).
+    s->tokens.insert(s->tokens.end(), ids.begin(), ids.end());
+    if (r.ok()) s->tokens.insert(s->tokens.end(), r->tokens.begin(), r->tokens.end());
+    s->tokens.resize(std::min(s->tokens.size(), static_cast<size_t>(s->ctx->seq_len(0))));
     if (!r.ok()) return from_status(r.status());
-    if (result && result->struct_size >= sizeof(ondi_generate_result)) {
-      result->n_prompt = r->n_prompt;
-      result->n_generated = r->n_generated;
-      result->stop_reason = static_cast<ondi_stop_reason>(r->stop_reason);
-      result->prefill_ms = r->prefill_ms;
-      result->decode_ms = r->decode_ms;
+    if (result) {
+      ondi_generate_result full{};
+      full.struct_size = result->struct_size;
+      full.n_prompt = r->n_prompt;
+      full.n_generated = r->n_generated;
+      full.stop_reason = static_cast<ondi_stop_reason>(r->stop_reason);
+      full.prefill_ms = r->prefill_ms;
+      full.decode_ms = r->decode_ms;
+      copy_out(result, full);
     }
+    return ONDI_OK;
+  });
+}
+
+ONDI_API ondi_status ondi_session_save(ondi_session* s, const char* path) {
+  return guard("ondi_session_save", [&]() -> ondi_status {
+    ONDI_REQUIRE(s && path, "ondi_session_save: NULL argument");
+    ondi::SessionState st{s->tokens, s->last_logits};
+    return from_status(ondi::save_session(*s->ctx, 0, st, path));
+  });
+}
+
+ONDI_API ondi_status ondi_session_load(ondi_session* s, const char* path) {
+  return guard("ondi_session_load", [&]() -> ondi_status {
+    ONDI_REQUIRE(s && path, "ondi_session_load: NULL argument");
+    auto st = ondi::load_session(*s->ctx, 0, path);
+    if (!st.ok()) return from_status(st.status());
+    s->tokens = std::move(st->tokens);
+    s->last_logits = std::move(st->last_logits);
+    return ONDI_OK;
+  });
+}
+
+ONDI_API ondi_status ondi_session_tokens(const ondi_session* s, int32_t* ids, size_t* n_ids) {
+  return guard("ondi_session_tokens", [&]() -> ondi_status {
+    ONDI_REQUIRE(s && n_ids, "ondi_session_tokens: NULL argument");
+    const size_t cap = *n_ids;
+    *n_ids = s->tokens.size();
+    if (!ids || cap < s->tokens.size())
+      return fail(ONDI_ERR_BUFFER_TOO_SMALL,
+                  "ondi_session_tokens: " + std::to_string(s->tokens.size()) + " ids need room");
+    std::copy(s->tokens.begin(), s->tokens.end(), ids);
     return ONDI_OK;
   });
 }
@@ -392,3 +549,5 @@ ONDI_API void ondi_session_cancel(ondi_session* s) {
 ONDI_API uint64_t ondi_session_kv_bytes(const ondi_session* s) { return s ? s->ctx->kv_bytes() : 0; }
 
 }  // extern "C"
+
+const ondi::Model& ondi::capi::model_of(const ondi_model* m) { return *m->model; }

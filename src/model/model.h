@@ -73,6 +73,8 @@ class Model {
   const LayerWeights& layer(int64_t i) const { return layers_[static_cast<size_t>(i)]; }
   int64_t n_params() const { return n_params_; }
   uint64_t weight_bytes() const { return weight_bytes_; }
+  // Heap the loaded model holds besides the mapping: decoded 1-D tensors (exact) and tokenizer tables (estimated).
+  uint64_t heap_bytes() const { return heap_bytes_; }
 
  private:
   Model() = default;
@@ -88,6 +90,7 @@ class Model {
   std::vector<LayerWeights> layers_;
   int64_t n_params_ = 0;
   uint64_t weight_bytes_ = 0;
+  uint64_t heap_bytes_ = 0;
 };
 
 }  // namespace ondi

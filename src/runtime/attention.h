@@ -8,8 +8,10 @@
 namespace ondi {
 
 struct AttnScratch {
-  std::vector<float> scores;   // (n_kv)
-  std::vector<uint16_t> q16;   // (head_dim)
+  std::vector<float> scores;  // (n_kv)
+  std::vector<uint16_t> q16;  // (head_dim)
+  std::vector<uint8_t> q8;    // q in Q8_0 blocks (Q8_0 cache)
+  std::vector<float> row;     // one dequantized V row (Q8_0 cache)
 };
 
 // out: (hdv) = softmax(scale * K q) V over positions [0, n_kv). k: row j at k + j * k_stride (hd halves),
@@ -18,5 +20,11 @@ struct AttnScratch {
 // depends only on the inputs (fixed order over positions), never on the thread that runs it.
 void attend(const float* q, const uint16_t* k, size_t k_stride, const uint16_t* v, size_t v_stride, int32_t n_kv,
             int64_t hd, int64_t hdv, float scale, AttnScratch& scratch, float* out);
+
+// The same over a Q8_0 cache: k/v rows are Q8_0 blocks (hd and hdv multiples of 32), strides in bytes. q is
+// converted to Q8_0 and dotted with the integer kernel; V rows are decoded to f32 and weighted by the f32
+// probabilities. Same fixed order over positions.
+void attend_q8_0(const float* q, const uint8_t* k, size_t k_stride, const uint8_t* v, size_t v_stride, int32_t n_kv,
+                 int64_t hd, int64_t hdv, float scale, AttnScratch& scratch, float* out);
 
 }  // namespace ondi

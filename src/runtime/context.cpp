@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "core/fp16.h"
+#include "kernels/kernels.h"
 #include "tensor/quants.h"
 
 namespace ondi {
@@ -22,17 +23,27 @@ Result<std::unique_ptr<Context>> Context::create(const Model& model, const Conte
   if (p.n_ctx < 1 || p.n_ctx > (1 << 24)) return Status(Errc::invalid_argument, "n_ctx must be in [1, 16777216]");
   if (p.n_seq < 1 || p.n_seq > 256) return Status(Errc::invalid_argument, "n_seq must be in [1, 256]");
   if (p.n_batch < 1 || p.n_batch > 65536) return Status(Errc::invalid_argument, "n_batch must be in [1, 65536]");
+  if (p.n_outputs == 0) p.n_outputs = p.n_seq;
+  if (p.n_outputs < 1 || p.n_outputs > p.n_batch)
+    return Status(Errc::invalid_argument, "n_outputs must be in [1, n_batch]");
   const HParams& hp = model.hparams();
+  if (p.kv_type != GgmlType::F16 && p.kv_type != GgmlType::Q8_0)
+    return Status(Errc::invalid_argument, "the KV cache type must be F16 or Q8_0");
+  if (p.kv_type == GgmlType::Q8_0 && (hp.head_dim % 32 != 0 || hp.head_dim_v % 32 != 0))
+    return Status(Errc::unsupported, "a Q8_0 KV cache needs head dimensions that are multiples of 32 (this model's: " +
+                                         std::to_string(hp.head_dim) + ")");
   try {
     std::unique_ptr<Context> c(new Context(model, p));
     c->pool_ = std::make_unique<ThreadPool>(p.n_threads);
     c->seq_len_.assign(static_cast<size_t>(p.n_seq), 0);
     c->k_row_ = hp.n_head_kv * hp.head_dim;
     c->v_row_ = hp.n_head_kv * hp.head_dim_v;
+    c->k_row_bytes_ = *row_size(p.kv_type, c->k_row_);
+    c->v_row_bytes_ = *row_size(p.kv_type, c->v_row_);
     const size_t slots = static_cast<size_t>(p.n_seq) * static_cast<size_t>(p.n_ctx);
     for (int64_t l = 0; l < hp.n_layer; ++l) {
-      c->k_cache_.emplace_back(new uint16_t[slots * static_cast<size_t>(c->k_row_)]);
-      c->v_cache_.emplace_back(new uint16_t[slots * static_cast<size_t>(c->v_row_)]);
+      c->k_cache_.emplace_back(new uint8_t[slots * c->k_row_bytes_]);
+      c->v_cache_.emplace_back(new uint8_t[slots * c->v_row_bytes_]);
     }
     const size_t B = static_cast<size_t>(p.n_batch);
     c->x_.resize(B * hp.n_embd);
@@ -44,6 +55,8 @@ Result<std::unique_ptr<Context>> Context::create(const Model& model, const Conte
     c->gate_.resize(B * hp.n_ff);
     c->up_.resize(B * hp.n_ff);
     c->rope_.resize(B * hp.n_rot);
+    c->out_norm_.resize(static_cast<size_t>(p.n_outputs) * hp.n_embd);
+    c->logits_.resize(static_cast<size_t>(p.n_outputs) * hp.n_vocab);
     c->att_scratch_.resize(static_cast<size_t>(p.n_threads));
     return c;
   } catch (const std::bad_alloc&) {
@@ -54,16 +67,16 @@ Result<std::unique_ptr<Context>> Context::create(const Model& model, const Conte
 
 size_t Context::kv_bytes() const {
   return static_cast<size_t>(model_.hparams().n_layer) * static_cast<size_t>(params_.n_seq) *
-         static_cast<size_t>(params_.n_ctx) * static_cast<size_t>(k_row_ + v_row_) * sizeof(uint16_t);
+         static_cast<size_t>(params_.n_ctx) * (k_row_bytes_ + v_row_bytes_);
 }
 
-uint16_t* Context::k_at(int64_t layer, int32_t seq, int32_t pos) {
+uint8_t* Context::k_at(int64_t layer, int32_t seq, int32_t pos) {
   return k_cache_[static_cast<size_t>(layer)].get() +
-         (static_cast<size_t>(seq) * static_cast<size_t>(params_.n_ctx) + static_cast<size_t>(pos)) * k_row_;
+         (static_cast<size_t>(seq) * static_cast<size_t>(params_.n_ctx) + static_cast<size_t>(pos)) * k_row_bytes_;
 }
-uint16_t* Context::v_at(int64_t layer, int32_t seq, int32_t pos) {
+uint8_t* Context::v_at(int64_t layer, int32_t seq, int32_t pos) {
   return v_cache_[static_cast<size_t>(layer)].get() +
-         (static_cast<size_t>(seq) * static_cast<size_t>(params_.n_ctx) + static_cast<size_t>(pos)) * v_row_;
+         (static_cast<size_t>(seq) * static_cast<size_t>(params_.n_ctx) + static_cast<size_t>(pos)) * v_row_bytes_;
 }
 
 void Context::seq_truncate(int32_t seq, int32_t n) {
@@ -82,8 +95,8 @@ Status Context::seq_copy(int32_t src, int32_t dst, int32_t n) {
     return Status::Ok();
   }
   for (int64_t l = 0; l < model_.hparams().n_layer; ++l) {
-    std::memcpy(k_at(l, dst, 0), k_at(l, src, 0), static_cast<size_t>(n) * k_row_ * sizeof(uint16_t));
-    std::memcpy(v_at(l, dst, 0), v_at(l, src, 0), static_cast<size_t>(n) * v_row_ * sizeof(uint16_t));
+    std::memcpy(k_at(l, dst, 0), k_at(l, src, 0), static_cast<size_t>(n) * k_row_bytes_);
+    std::memcpy(v_at(l, dst, 0), v_at(l, src, 0), static_cast<size_t>(n) * v_row_bytes_);
   }
   seq_len_[static_cast<size_t>(dst)] = n;
   return Status::Ok();
@@ -97,6 +110,12 @@ Status Context::validate(const Batch& b) const {
   if (n > static_cast<size_t>(params_.n_batch))
     return Status(Errc::invalid_argument, "decode: batch of " + std::to_string(n) + " tokens exceeds n_batch " +
                                               std::to_string(params_.n_batch));
+  size_t n_logits = 0;
+  for (uint8_t w : b.want_logits) n_logits += w != 0;
+  if (n_logits > static_cast<size_t>(params_.n_outputs))
+    return Status(Errc::invalid_argument, "decode: " + std::to_string(n_logits) +
+                                              " tokens want logits, more than n_outputs " +
+                                              std::to_string(params_.n_outputs));
   std::vector<int32_t> next(seq_len_);
   const int32_t n_vocab = static_cast<int32_t>(model_.hparams().n_vocab);
   for (size_t i = 0; i < n; ++i) {
@@ -141,10 +160,30 @@ void Context::attention(const Batch& b, int64_t layer) {
   pool_->run(T * hp.n_head, [&](int64_t task, int thread) {
     const int64_t t = task / hp.n_head, h = task % hp.n_head, kvh = h / group;
     const int32_t s = b.seq[static_cast<size_t>(t)], n_kv = b.pos[static_cast<size_t>(t)] + 1;
-    attend(q_.data() + (t * hp.n_head + h) * hd, k_at(layer, s, 0) + kvh * hd, static_cast<size_t>(k_row_),
-           v_at(layer, s, 0) + kvh * hdv, static_cast<size_t>(v_row_), n_kv, hd, hdv, scale,
-           att_scratch_[static_cast<size_t>(thread)], attn_.data() + (t * hp.n_head + h) * hdv);
+    const float* q = q_.data() + (t * hp.n_head + h) * hd;
+    float* out = attn_.data() + (t * hp.n_head + h) * hdv;
+    AttnScratch& scratch = att_scratch_[static_cast<size_t>(thread)];
+    if (params_.kv_type == GgmlType::F16) {
+      attend(q, reinterpret_cast<const uint16_t*>(k_at(layer, s, 0)) + kvh * hd, static_cast<size_t>(k_row_),
+             reinterpret_cast<const uint16_t*>(v_at(layer, s, 0)) + kvh * hdv, static_cast<size_t>(v_row_), n_kv, hd,
+             hdv, scale, scratch, out);
+    } else {
+      attend_q8_0(q, k_at(layer, s, 0) + *row_size(GgmlType::Q8_0, kvh * hd), k_row_bytes_,
+                  v_at(layer, s, 0) + *row_size(GgmlType::Q8_0, kvh * hdv), v_row_bytes_, n_kv, hd, hdv, scale, scratch,
+                  out);
+    }
   });
+}
+
+// One position's K or V (n values over all KV heads) into the cache's type. Q8_0 blocks never straddle heads
+// because head dims are multiples of 32 (checked at creation).
+void Context::store_kv(const float* x, uint8_t* dst, int64_t n) const {
+  if (params_.kv_type == GgmlType::F16) {
+    uint16_t* d = reinterpret_cast<uint16_t*>(dst);
+    for (int64_t i = 0; i < n; ++i) d[i] = f32_to_fp16(x[i]);
+  } else {
+    quantize_row(params_.kv_type, x, dst, n);
+  }
 }
 
 void Context::forward(const Batch& b) {
@@ -187,15 +226,15 @@ void Context::forward(const Batch& b) {
         rope_apply(qh, rope_.data() + t * hp.n_rot, hp.n_rot, hp.rope_neox);
       }
       const int32_t s = b.seq[static_cast<size_t>(t)], p = b.pos[static_cast<size_t>(t)];
-      uint16_t* kc = k_at(l, s, p);
-      uint16_t* vc = v_at(l, s, p);
+      uint8_t* kc = k_at(l, s, p);
+      uint8_t* vc = v_at(l, s, p);
       for (int64_t h = 0; h < hp.n_head_kv; ++h) {
         float* kh = k + h * hp.head_dim;
         if (!L.k_norm.empty()) rms_norm(kh, L.k_norm.data(), kh, hp.head_dim, hp.rms_eps);
         rope_apply(kh, rope_.data() + t * hp.n_rot, hp.n_rot, hp.rope_neox);
       }
-      for (int64_t i = 0; i < k_row_; ++i) kc[i] = f32_to_fp16(k[i]);
-      for (int64_t i = 0; i < v_row_; ++i) vc[i] = f32_to_fp16(v[i]);
+      store_kv(k, kc, k_row_);
+      store_kv(v, vc, v_row_);
     }
     attention(b, l);
     matmul(L.wo, attn_.data(), T, h_.data(), pool, scratch_);
@@ -217,13 +256,60 @@ void Context::forward(const Batch& b) {
   for (size_t i = 0; i < b.size(); ++i)
     if (b.want_logits[i]) logit_row_[i] = n_out++;
   if (n_out == 0) return;
-  out_norm_.resize(static_cast<size_t>(n_out * D));
   for (size_t i = 0; i < b.size(); ++i)
     if (logit_row_[i] >= 0)
       rms_norm(x_.data() + static_cast<int64_t>(i) * D, model_.output_norm().data(),
                out_norm_.data() + logit_row_[i] * D, D, hp.rms_eps);
-  logits_.resize(static_cast<size_t>(n_out * hp.n_vocab));
   matmul(model_.output(), out_norm_.data(), n_out, logits_.data(), pool, scratch_);
+}
+
+}  // namespace ondi
+
+namespace ondi {
+
+MemoryPlan plan_memory(const Model& m, const ContextParams& params) {
+  const HParams& hp = m.hparams();
+  ContextParams p = params;
+  if (p.n_threads <= 0) p.n_threads = static_cast<int32_t>(std::max(1u, std::thread::hardware_concurrency()));
+  if (p.n_outputs == 0) p.n_outputs = p.n_seq;
+  const uint64_t B = static_cast<uint64_t>(std::max(1, p.n_batch)), O = static_cast<uint64_t>(std::max(1, p.n_outputs));
+  const uint64_t k_row = static_cast<uint64_t>(hp.n_head_kv * hp.head_dim),
+                 v_row = static_cast<uint64_t>(hp.n_head_kv * hp.head_dim_v);
+  MemoryPlan plan;
+  plan.file_bytes = m.gguf().file_size();
+  // Every weight the forward pass multiplies is read in full each step; a separate (untied) token embedding is
+  // only read row by row, at most one row per distinct token the context can hold.
+  plan.weights_resident = m.weight_bytes();
+  const Weight& emb = m.tok_embd();
+  if (m.output().data != emb.data) {
+    const uint64_t rows =
+        std::min<uint64_t>(static_cast<uint64_t>(hp.n_vocab), static_cast<uint64_t>(p.n_ctx) * p.n_seq);
+    plan.weights_resident -= emb.row_bytes * static_cast<uint64_t>(emb.n_out) - emb.row_bytes * rows;
+  }
+  plan.model_heap = m.heap_bytes();
+  const GgmlType kv = p.kv_type == GgmlType::Q8_0 ? GgmlType::Q8_0 : GgmlType::F16;
+  plan.kv_cache = static_cast<uint64_t>(hp.n_layer) * p.n_seq * static_cast<uint64_t>(p.n_ctx) *
+                  (row_size(kv, static_cast<int64_t>(k_row)).value_or(2 * k_row) +
+                   row_size(kv, static_cast<int64_t>(v_row)).value_or(2 * v_row));
+  // Mirrors Context::create and the matmul scratch.
+  uint64_t floats = B * (2 * hp.n_embd + hp.n_head * hp.head_dim + k_row + v_row + hp.n_head * hp.head_dim_v +
+                         2 * hp.n_ff + hp.n_rot) +
+                    O * (hp.n_embd + hp.n_vocab);
+  floats += static_cast<uint64_t>(p.n_threads) * (static_cast<uint64_t>(p.n_ctx) + hp.head_dim);
+  uint64_t act = 0;
+  auto consider = [&](const Weight& w, uint64_t rows) {
+    if (w.present()) act = std::max<uint64_t>(act, rows * *row_size(vec_dot_type(w.type), w.n_in));
+  };
+  for (int64_t l = 0; l < hp.n_layer; ++l) {
+    const LayerWeights& L = m.layer(l);
+    for (const Weight* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) consider(*w, B);
+  }
+  consider(m.output(), O);
+  plan.scratch = floats * sizeof(float) + act;
+  // Code and libraries, the allocator's own use, and each worker thread's touched stack: measured on x86-64
+  // Debian 12 with a model whose other parts are negligible (tests/e2e/memory_plan.sh checks the total).
+  plan.overhead = (6ull << 20) + static_cast<uint64_t>(p.n_threads) * (256ull << 10);
+  return plan;
 }
 
 }  // namespace ondi

@@ -19,11 +19,25 @@
 namespace ondi {
 
 struct ContextParams {
-  int32_t n_ctx = 4096;   // positions per sequence
-  int32_t n_seq = 1;      // independent sequences (KV slots)
-  int32_t n_batch = 512;  // most tokens one decode() call takes
-  int32_t n_threads = 0;  // 0: hardware concurrency
+  int32_t n_ctx = 4096;              // positions per sequence
+  int32_t n_seq = 1;                 // independent sequences (KV slots)
+  int32_t n_batch = 512;             // most tokens one decode() call takes
+  int32_t n_threads = 0;             // 0: hardware concurrency
+  int32_t n_outputs = 0;             // most logit rows one decode() call returns (0: n_seq); sizes the logits buffer
+  GgmlType kv_type = GgmlType::F16;  // F16, or Q8_0 (about half the memory; needs head dims multiple of 32)
 };
+
+// What a context needs, computed before anything is allocated (ondi's memory is planned, then kept to).
+struct MemoryPlan {
+  uint64_t file_bytes = 0;        // the GGUF file, mapped (address space, shared with the page cache)
+  uint64_t weights_resident = 0;  // the parts of the file the forward pass reads: they become resident
+  uint64_t model_heap = 0;        // decoded norms/biases, tokenizer tables (estimated)
+  uint64_t kv_cache = 0;          // n_layer x n_seq x n_ctx x (K + V) rows in the KV type
+  uint64_t scratch = 0;           // activations for n_batch tokens, logits for n_outputs rows, per-thread
+  uint64_t overhead = 0;          // code, libraries, thread stacks, allocator (a measured constant)
+  uint64_t total() const { return weights_resident + model_heap + kv_cache + scratch + overhead; }
+};
+MemoryPlan plan_memory(const Model& model, const ContextParams& params);
 
 // Tokens for one decode() call. For each sequence, its tokens must appear in increasing consecutive
 // positions, the first at that sequence's current length.
@@ -61,6 +75,17 @@ class Context {
   // Copies the first n positions of src's cache to dst (prefix sharing); dst's length becomes n.
   Status seq_copy(int32_t src, int32_t dst, int32_t n);
 
+  // Raw KV access for session files: positions [0, seq_len) of one layer and sequence, rows of k_row()/v_row()
+  // halves. seq_restore_len() declares positions filled by a restore; callers must have written them.
+  uint8_t* kv_k(int64_t layer, int32_t seq) { return k_at(layer, seq, 0); }
+  uint8_t* kv_v(int64_t layer, int32_t seq) { return v_at(layer, seq, 0); }
+  int64_t k_row() const { return k_row_; }  // elements per position (all KV heads)
+  int64_t v_row() const { return v_row_; }
+  size_t k_row_bytes() const { return k_row_bytes_; }  // bytes per position in the cache's type
+  size_t v_row_bytes() const { return v_row_bytes_; }
+  GgmlType kv_type() const { return params_.kv_type; }
+  void seq_restore_len(int32_t seq, int32_t n) { seq_len_[static_cast<size_t>(seq)] = n; }
+
   const ContextParams& params() const { return params_; }
   const Model& model() const { return model_; }
   int32_t n_vocab() const { return static_cast<int32_t>(model_.hparams().n_vocab); }
@@ -72,21 +97,23 @@ class Context {
   Status validate(const Batch& b) const;
   void forward(const Batch& b);
   void attention(const Batch& b, int64_t layer);
-  uint16_t* k_at(int64_t layer, int32_t seq, int32_t pos);
-  uint16_t* v_at(int64_t layer, int32_t seq, int32_t pos);
+  void store_kv(const float* x, uint8_t* dst, int64_t n) const;
+  uint8_t* k_at(int64_t layer, int32_t seq, int32_t pos);
+  uint8_t* v_at(int64_t layer, int32_t seq, int32_t pos);
 
   const Model& model_;
   ContextParams params_;
   std::unique_ptr<ThreadPool> pool_;
   std::vector<int32_t> seq_len_;
-  // K and V per layer: (n_seq, n_ctx, n_head_kv * head_dim) in F16.
+  // K and V per layer: (n_seq, n_ctx, n_head_kv * head_dim) in kv_type (F16 halves or Q8_0 blocks).
   // Left uninitialized (new T[]): pages are touched only as positions fill; no position >= seq_len is read.
-  std::vector<std::unique_ptr<uint16_t[]>> k_cache_, v_cache_;
+  std::vector<std::unique_ptr<uint8_t[]>> k_cache_, v_cache_;
   int64_t k_row_ = 0, v_row_ = 0;
+  size_t k_row_bytes_ = 0, v_row_bytes_ = 0;
 
   // activations for up to n_batch tokens
   std::vector<float> x_, h_, q_, k_, v_, attn_, gate_, up_, rope_, out_norm_, logits_;
-  std::vector<int64_t> logit_row_;              // batch index -> row in logits_ (-1: none)
+  std::vector<int64_t> logit_row_;        // batch index -> row in logits_ (-1: none)
   std::vector<AttnScratch> att_scratch_;  // per thread
   OpScratch scratch_;
 };

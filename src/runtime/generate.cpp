@@ -59,10 +59,14 @@ Status evaluate(Context& ctx, int32_t seq, const std::vector<int32_t>& ids, size
   const size_t n_vocab = static_cast<size_t>(ctx.n_vocab());
   const size_t chunk = static_cast<size_t>(ctx.params().n_batch);
   const size_t first_kept = ids.size() - n_last;
+  // Chunks never ask for more logit rows than the context holds (n_outputs); the results do not depend on
+  // where the chunks fall.
+  const size_t kept_chunk = std::min(chunk, static_cast<size_t>(ctx.params().n_outputs));
   Batch b;
-  for (size_t i0 = 0; i0 < ids.size(); i0 += chunk) {
+  for (size_t i0 = 0, i1 = 0; i0 < ids.size(); i0 = i1) {
     if (cancelled(cancel)) return Status(Errc::cancelled, "cancelled");
-    const size_t i1 = std::min(ids.size(), i0 + chunk);
+    i1 = std::min(ids.size(), i0 + chunk);
+    if (i1 > first_kept && i1 - std::max(i0, first_kept) > kept_chunk) i1 = std::max(i0, first_kept) + kept_chunk;
     b.clear();
     const int32_t base = ctx.seq_len(seq);
     for (size_t i = i0; i < i1; ++i) b.add(ids[i], base + static_cast<int32_t>(i - i0), seq, i >= first_kept);

@@ -13,6 +13,14 @@ constexpr const char* kLlama3 =
     R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 constexpr const char* kQwen2 =
     R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+// o200k (gpt-oss, GPT-4o): case-aware letter runs with the contraction as a suffix, and '/' after punctuation.
+constexpr const char* kO200k =
+    R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+// DeepSeek V3 / R1: digits in threes, then CJK runs, then the word/punctuation split (three chained splits).
+constexpr const char* kDeepSeek3Digits = R"(\p{N}{1,3})";
+constexpr const char* kDeepSeek3Cjk = "[\u4e00-\u9fa5\u3040-\u309f\u30a0-\u30ff]+";
+constexpr const char* kDeepSeek3Words =
+    R"([!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+| ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 constexpr const char* kGpt2 = R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
 
 // PCRE2's \s (UCP) is Unicode's Z categories plus controls and also U+180E; Hugging Face (Oniguruma) and the
@@ -66,6 +74,14 @@ bool pretokenizer_spec(std::string_view pre, PreTokenizerSpec& spec) {
     spec.patterns = {kQwen2};
   } else if (pre == "gpt2") {
     spec.patterns = {kGpt2};
+  } else if (pre == "smollm" || pre == "starcoder" || pre == "refact" || pre == "codeshell") {
+    // tokenizer.json: Digits(individual_digits) then ByteLevel(use_regex).
+    spec.patterns = {R"(\p{N})", kGpt2};
+  } else if (pre == "deepseek-v3") {
+    spec.patterns = {kDeepSeek3Digits, kDeepSeek3Cjk, kDeepSeek3Words};
+  } else if (pre == "gpt-4o" || pre == "o200k" || pre == "llama4") {
+    spec.patterns = {kO200k};
+    spec.ignore_merges = true;  // tokenizer.json of gpt-oss: "ignore_merges": true
   } else if (pre == "default") {
     // What llama.cpp applies when the converter did not recognise the pre-tokenizer: a chain of four splits.
     // There is no Hugging Face counterpart; kept for compatibility with such files.
@@ -80,6 +96,7 @@ bool pretokenizer_spec(std::string_view pre, PreTokenizerSpec& spec) {
 
 struct PreTokenizer::Impl {
   std::vector<pcre2_code*> codes;
+  std::vector<SplitBehavior> behaviors;
   ~Impl() {
     for (pcre2_code* c : codes) pcre2_code_free(c);
   }
@@ -88,10 +105,20 @@ struct PreTokenizer::Impl {
 PreTokenizer::~PreTokenizer() = default;
 
 Result<std::unique_ptr<PreTokenizer>> PreTokenizer::create(const std::vector<std::string>& patterns) {
+  std::vector<PreSplit> splits;
+  for (const std::string& p : patterns) splits.push_back(PreSplit{p, SplitBehavior::isolated});
+  return build(splits);
+}
+
+Result<std::unique_ptr<PreTokenizer>> PreTokenizer::create(const std::vector<PreSplit>& splits) {
+  return build(splits);
+}
+
+Result<std::unique_ptr<PreTokenizer>> PreTokenizer::build(const std::vector<PreSplit>& splits) {
   std::unique_ptr<PreTokenizer> p(new PreTokenizer());
   p->impl_ = std::make_unique<Impl>();
-  for (const std::string& original : patterns) {
-    const std::string pat = expand_whitespace(original);
+  for (const PreSplit& split : splits) {
+    const std::string pat = expand_whitespace(split.pattern);
     int err = 0;
     PCRE2_SIZE err_off = 0;
     pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pat.c_str()), pat.size(), PCRE2_UTF | PCRE2_UCP, &err,
@@ -102,6 +129,7 @@ Result<std::unique_ptr<PreTokenizer>> PreTokenizer::create(const std::vector<std
                                                                        pcre2_message(err) + " (pattern " + pat + ")");
     }
     p->impl_->codes.push_back(code);
+    p->impl_->behaviors.push_back(split.behavior);
     // JIT is an optimisation only: when the library lacks it (or it fails), pcre2_match interprets.
     (void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
   }
@@ -110,14 +138,13 @@ Result<std::unique_ptr<PreTokenizer>> PreTokenizer::create(const std::vector<std
 
 Status PreTokenizer::split(std::string_view text, std::vector<std::pair<size_t, size_t>>& out) const {
   const size_t first = out.size();
+  if (text.empty()) return Status::Ok();
   out.emplace_back(0, text.size());
-  if (text.empty()) {
-    out.pop_back();
-    return Status::Ok();
-  }
   const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
-  std::vector<std::pair<size_t, size_t>> pieces;
-  for (pcre2_code* code : impl_->codes) {
+  std::vector<std::pair<size_t, size_t>> pieces, matches;
+  for (size_t ci = 0; ci < impl_->codes.size(); ++ci) {
+    pcre2_code* code = impl_->codes[ci];
+    const SplitBehavior behavior = impl_->behaviors[ci];
     pcre2_match_data* md = pcre2_match_data_create_from_pattern(code, nullptr);
     if (md == nullptr) return Status(Errc::out_of_memory, "pre-tokenizer: cannot allocate PCRE2 match data");
     pieces.clear();
@@ -127,6 +154,7 @@ Status PreTokenizer::split(std::string_view text, std::vector<std::pair<size_t, 
       // The piece is the whole subject, so that anchors and look-ahead stop at its end, as in HF's Split.
       const PCRE2_SPTR piece = subject + begin;
       const size_t len = end - begin;
+      matches.clear();
       size_t pos = 0;
       while (pos < len) {
         const int rc = pcre2_match(code, piece, len, pos, PCRE2_NO_UTF_CHECK, md, nullptr);
@@ -136,22 +164,74 @@ Status PreTokenizer::split(std::string_view text, std::vector<std::pair<size_t, 
           break;
         }
         const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
-        size_t ms = ov[0], me = ov[1];
+        const size_t ms = ov[0], me = ov[1];
         if (me <= ms) {
-          // No pattern here can match empty; guard anyway so a bad pattern cannot loop forever: skip one
-          // character (the text is valid UTF-8, so skip continuation bytes too).
+          // An empty match splits nothing (as HF's Split); step one character on so the loop always advances.
           size_t next = ms + 1;
           while (next < len && (piece[next] & 0xC0) == 0x80) ++next;
-          if (ms > pos) pieces.emplace_back(begin + pos, begin + ms);
-          pieces.emplace_back(begin + ms, begin + next);
           pos = next;
           continue;
         }
-        if (ms > pos) pieces.emplace_back(begin + pos, begin + ms);
-        pieces.emplace_back(begin + ms, begin + me);
+        matches.emplace_back(begin + ms, begin + me);
         pos = me;
       }
-      if (st.ok() && pos < len) pieces.emplace_back(begin + pos, end);
+      if (!st.ok()) break;
+      // Matches and the stretches between them become pieces as the behaviour says.
+      size_t prev = begin;
+      auto emit = [&](size_t b, size_t e) {
+        if (e > b) pieces.emplace_back(b, e);
+      };
+      switch (behavior) {
+        case SplitBehavior::isolated:
+          for (const auto& [ms, me] : matches) {
+            emit(prev, ms);
+            emit(ms, me);
+            prev = me;
+          }
+          emit(prev, end);
+          break;
+        case SplitBehavior::removed:
+          for (const auto& [ms, me] : matches) {
+            emit(prev, ms);
+            prev = me;
+          }
+          emit(prev, end);
+          break;
+        case SplitBehavior::merged_with_previous:
+          for (const auto& [ms, me] : matches) {
+            emit(prev, me);
+            prev = me;
+          }
+          emit(prev, end);
+          break;
+        case SplitBehavior::merged_with_next: {
+          size_t open = begin;  // start of the piece being built
+          for (const auto& [ms, me] : matches) {
+            emit(open, ms);
+            open = ms;
+          }
+          emit(open, end);
+          break;
+        }
+        case SplitBehavior::contiguous: {
+          size_t run_b = 0, run_e = 0;
+          bool in_run = false;
+          for (const auto& [ms, me] : matches) {
+            if (in_run && ms == run_e) {
+              run_e = me;
+              continue;
+            }
+            if (in_run) emit(run_b, run_e), prev = run_e;
+            emit(prev, ms);
+            run_b = ms;
+            run_e = me;
+            in_run = true;
+          }
+          if (in_run) emit(run_b, run_e), prev = run_e;
+          emit(prev, end);
+          break;
+        }
+      }
     }
     pcre2_match_data_free(md);
     if (!st.ok()) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "tokenizer/vocab.h"
 
 namespace ondi::tok {
 
@@ -20,6 +21,9 @@ class PreTokenizer {
  public:
   // Compiles the patterns; Errc::internal (with PCRE2's message) if one does not compile.
   static Result<std::unique_ptr<PreTokenizer>> create(const std::vector<std::string>& patterns);
+  // The same with each split's behaviour as in tokenizer.json (Isolated, Removed, MergedWithPrevious/Next,
+  // Contiguous). An empty chain gives the whole text as one piece.
+  static Result<std::unique_ptr<PreTokenizer>> create(const std::vector<PreSplit>& splits);
   ~PreTokenizer();
   PreTokenizer(const PreTokenizer&) = delete;
   PreTokenizer& operator=(const PreTokenizer&) = delete;
@@ -31,6 +35,7 @@ class PreTokenizer {
  private:
   PreTokenizer() = default;
   struct Impl;
+  static Result<std::unique_ptr<PreTokenizer>> build(const std::vector<PreSplit>& splits);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -7,18 +7,30 @@
 namespace ondi {
 
 Result<std::unique_ptr<Tokenizer>> Tokenizer::create(Vocab vocab) {
-  if (vocab.model == "gpt2") return tok::create_bpe_tokenizer(std::move(vocab));
+  if (vocab.model == "gpt2" || vocab.model == "llama") return tok::create_bpe_tokenizer(std::move(vocab));
   if (vocab.model == "none" || vocab.model.empty()) {
     return Result<std::unique_ptr<Tokenizer>>(
         Errc::unsupported, "the model has no tokenizer (tokenizer.ggml.model = \"none\"); pass token ids directly");
   }
   return Result<std::unique_ptr<Tokenizer>>(
-      Errc::unsupported, "unsupported tokenizer model \"" + vocab.model + "\" (supported: gpt2 byte-level BPE)");
+      Errc::unsupported,
+      "unsupported tokenizer model \"" + vocab.model + "\" (supported: gpt2 byte-level BPE, llama SentencePiece BPE)");
+}
+
+Result<std::unique_ptr<Tokenizer>> Tokenizer::from_hf(const std::string& path) {
+  auto v = load_hf_vocab(path);
+  if (!v.ok()) return v.status();
+  return create(std::move(v).value());
 }
 
 std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool special) const {
   std::string out;
   for (int32_t id : ids) out += token_to_piece(id, special);
+  // SentencePiece's dummy prefix: the decoder strips the space it stands for from the start of the whole text (HF's
+  // Strip decoder after Fuse), so decode(encode(s)) == s.
+  size_t cut = 0;
+  while (cut < static_cast<size_t>(vocab_.decode_strip) && cut < out.size() && out[cut] == ' ') ++cut;
+  out.erase(0, cut);
   return out;
 }
 

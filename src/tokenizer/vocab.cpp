@@ -181,6 +181,13 @@ Result<Vocab> load_vocab(const GgufFile& f) {
   ONDI_RETURN_IF_ERROR(read_bool(f, "tokenizer.ggml.add_bos_token", v.add_bos));
   ONDI_RETURN_IF_ERROR(read_bool(f, "tokenizer.ggml.add_eos_token", v.add_eos));
 
+  ONDI_RETURN_IF_ERROR(read_bool(f, "tokenizer.ggml.add_space_prefix", v.add_space_prefix));
+  compute_eog(v);
+  return v;
+}
+
+void compute_eog(Vocab& v) {
+  const size_t n = v.tokens.size();
   // eot / eom by text when the metadata does not name them; markers in order of preference (Qwen has both
   // <|endoftext|> and <|im_end|>; the end of a chat turn is <|im_end|>).
   auto find_token = [&](std::string_view text) -> int32_t {
@@ -208,7 +215,6 @@ Result<Vocab> load_vocab(const GgufFile& f) {
   }
   std::sort(v.eog.begin(), v.eog.end());
   v.eog.erase(std::unique(v.eog.begin(), v.eog.end()), v.eog.end());
-  return v;
 }
 
 }  // namespace ondi

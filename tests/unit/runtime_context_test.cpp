@@ -26,6 +26,7 @@ std::vector<float> run_alone(const Model& m, const std::vector<int32_t>& ids, in
   ContextParams cp;
   cp.n_ctx = 64;
   cp.n_batch = batch;
+  cp.n_outputs = batch;  // all logits of a chunk at once, so chunks really are `batch` tokens
   cp.n_threads = threads;
   auto ctx = Context::create(m, cp);
   EXPECT_TRUE(ctx.ok());
@@ -59,6 +60,7 @@ TEST(Context, SequencesSharingABatchMatchTheirSoloRuns) {
   cp.n_ctx = 64;
   cp.n_seq = 3;
   cp.n_threads = 2;
+  cp.n_outputs = cp.n_batch;  // every token's logits
   auto ctx = Context::create(*m, cp);
   ASSERT_TRUE(ctx.ok());
   // Interleave A (seq 2) and B (seq 0) in one batch; seq 1 stays empty.
@@ -92,6 +94,75 @@ TEST(Context, SequencesSharingABatchMatchTheirSoloRuns) {
   b_plus.push_back(9);
   const auto solo_b_plus = run_alone(*m, b_plus, 1, 3);
   EXPECT_EQ(0, std::memcmp((*ctx)->logits(0), solo_b_plus.data() + kIdsB.size() * V, V * sizeof(float)));
+}
+
+// Up to eight sequences of different lengths, fed in uneven batches that mix prefill chunks of some sequences
+// with single decode tokens of others, on a model whose output projection (151k rows) is split across threads:
+// every logit row equals the sequence's solo run bit for bit.
+TEST(Context, EightSequencesInUnevenBatchesMatchSoloRuns) {
+  auto m = load("qwen2-tok-f16.gguf");
+  ASSERT_TRUE(m);
+  const size_t V = size_t(m->hparams().n_vocab);
+  std::vector<std::vector<int32_t>> seqs;
+  for (int s = 0; s < 8; ++s) {
+    std::vector<int32_t> ids;
+    for (int i = 0; i < 3 + 2 * s; ++i) ids.push_back((s * 7919 + i * 104729) % 151000);
+    seqs.push_back(ids);
+  }
+  ContextParams cp;
+  cp.n_ctx = 32;
+  cp.n_seq = 8;
+  cp.n_batch = 16;
+  cp.n_outputs = 16;  // every token's logits
+  cp.n_threads = 3;
+  auto ctx = Context::create(*m, cp);
+  ASSERT_TRUE(ctx.ok());
+  std::vector<size_t> done(8, 0);
+  std::vector<std::vector<float>> got(8);
+  for (int s = 0; s < 8; ++s) got[size_t(s)].resize(seqs[size_t(s)].size() * V);
+  for (int step = 0;; ++step) {
+    Batch b;
+    std::vector<std::pair<int, size_t>> who;
+    for (int s = 0; s < 8 && b.size() < 16; ++s) {
+      // Sequence s takes (s + step) % 4 + 1 tokens this step, so chunk boundaries differ per sequence.
+      const size_t take = std::min<size_t>(size_t((s + step) % 4 + 1), seqs[size_t(s)].size() - done[size_t(s)]);
+      for (size_t i = 0; i < take && b.size() < 16; ++i) {
+        const size_t p = done[size_t(s)]++;
+        b.add(seqs[size_t(s)][p], int32_t(p), s, true);
+        who.push_back({s, p});
+      }
+    }
+    if (b.size() == 0) break;
+    ASSERT_TRUE((*ctx)->decode(b).ok());
+    for (size_t i = 0; i < who.size(); ++i)
+      std::memcpy(got[size_t(who[i].first)].data() + who[i].second * V, (*ctx)->logits(i), V * sizeof(float));
+  }
+  for (int s = 0; s < 8; ++s) {
+    const auto solo = run_alone(*m, seqs[size_t(s)], 1, 512);
+    ASSERT_EQ(0, std::memcmp(solo.data(), got[size_t(s)].data(), solo.size() * sizeof(float))) << "sequence " << s;
+  }
+}
+
+// The prefix came from the cache (kept after truncation) or was computed: the continuation's logits are the same.
+TEST(Context, TruncatedPrefixContinuesLikeAFreshRun) {
+  auto m = load("llama-math-Q5_K_M.gguf");
+  ASSERT_TRUE(m);
+  const size_t V = size_t(m->hparams().n_vocab);
+  ContextParams cp;
+  cp.n_ctx = 64;
+  cp.n_threads = 2;
+  auto ctx = Context::create(*m, cp);
+  ASSERT_TRUE(ctx.ok());
+  std::vector<float> scratch(kIdsA.size() * V);
+  ASSERT_TRUE(evaluate(**ctx, 0, kIdsA, 0, scratch.data()).ok());
+  (*ctx)->seq_truncate(0, 5);  // keep a 5-token prefix, drop the rest
+  const std::vector<int32_t> tail = {17, 300, 42};
+  std::vector<float> got(tail.size() * V);
+  ASSERT_TRUE(evaluate(**ctx, 0, tail, tail.size(), got.data()).ok());
+  std::vector<int32_t> fresh(kIdsA.begin(), kIdsA.begin() + 5);
+  fresh.insert(fresh.end(), tail.begin(), tail.end());
+  const auto want = run_alone(*m, fresh, 3, 4);
+  EXPECT_EQ(0, std::memcmp(want.data() + 5 * V, got.data(), got.size() * sizeof(float)));
 }
 
 TEST(Context, RejectsBadBatchesWithoutChangingState) {

@@ -7,7 +7,7 @@
 namespace ondi_cli {
 namespace {
 
-int cmd_info(const std::string& path, const Common& c) {
+int cmd_info(const std::string& path, const Common& c, bool show_plan) {
   ModelHandle model(path);
   const ondi_model_info info = model_info(model.m);
   std::printf("file: %s (GGUF v%u, %s)\n", path.c_str(), info.gguf_version,
@@ -18,10 +18,29 @@ int cmd_info(const std::string& path, const Common& c) {
               "), ffn %" PRId64 ", vocab %" PRId64 ", trained context %" PRId64 "\n",
               info.n_embd, info.n_layer, info.n_head, info.n_head_kv, info.head_dim, info.n_ff, info.n_vocab,
               info.n_ctx_train);
-  const double kv = 2.0 * 2.0 * double(info.n_layer) * double(c.ctx) * double(info.n_head_kv * info.head_dim);
-  std::printf("memory: weights %s (mapped) + KV cache %s for %d tokens (F16) = %s\n",
-              human_bytes(double(info.weight_bytes)).c_str(), human_bytes(kv).c_str(), c.ctx,
-              human_bytes(double(info.weight_bytes) + kv).c_str());
+  ondi_memory_plan plan{};
+  plan.struct_size = sizeof(plan);
+  const ondi_session_params sp = c.session_params();
+  check(ondi_model_memory_plan(model.m, &sp, &plan), "memory plan");
+  std::printf("memory: %s resident at peak for a %d-token context (weights %s of a %s mapped file, KV cache %s)\n",
+              human_bytes(double(plan.total)).c_str(), plan.n_ctx, human_bytes(double(plan.weights_resident)).c_str(),
+              human_bytes(double(plan.file_bytes)).c_str(), human_bytes(double(plan.kv_cache)).c_str());
+  if (show_plan) {
+    std::printf("\nmemory plan (-c %d, --batch %d, %d threads%s):\n", plan.n_ctx, c.batch, c.threads,
+                c.threads == 0 ? " = one per hardware thread" : "");
+    const struct {
+      const char* what;
+      uint64_t bytes;
+    } rows[] = {{"weights read by the forward pass (mapped, resident)", plan.weights_resident},
+                {"model heap (norms, biases, tokenizer tables)", plan.model_heap},
+                {plan.kv_type == ONDI_TYPE_Q8_0 ? "KV cache (Q8_0)" : "KV cache (F16)", plan.kv_cache},
+                {"scratch (activations, logits)", plan.scratch},
+                {"overhead (code, libraries, stacks)", plan.overhead}};
+    for (const auto& r : rows) std::printf("  %-54s %12s\n", r.what, human_bytes(double(r.bytes)).c_str());
+    std::printf("  %-54s %12s\n", "total resident at peak", human_bytes(double(plan.total)).c_str());
+    std::printf("  total_bytes %llu\n", static_cast<unsigned long long>(plan.total));
+    return 0;
+  }
   std::printf("tokenizer: %s\n", info.has_tokenizer ? "yes" : "none");
   std::printf("\nmetadata (%" PRId64 " keys):\n", ondi_model_meta_count(model.m));
   for (int64_t i = 0; i < ondi_model_meta_count(model.m); ++i) {
@@ -48,12 +67,14 @@ const RegisterCommand kRegister(20, [](CLI::App& app) -> Runner {
   struct Opts {
     std::string model;
     Common common;
+    bool plan = false;
   };
   auto o = std::make_shared<Opts>();
   auto* info = app.add_subcommand("info", "Print a model's metadata, tensors, parameter count and memory needs");
   info->add_option("MODEL", o->model, "GGUF model file")->required();
   add_common(info, o->common);
-  return [info, o]() -> int { return info->parsed() ? cmd_info(o->model, o->common) : -1; };
+  info->add_flag("--plan", o->plan, "Print only the memory plan for the given -c/--batch/--threads");
+  return [info, o]() -> int { return info->parsed() ? cmd_info(o->model, o->common, o->plan) : -1; };
 });
 
 }  // namespace

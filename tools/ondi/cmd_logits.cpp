@@ -1,4 +1,5 @@
 // `ondi logits MODEL (-f FILE | --ids "1 2 3") -o OUT`: raw logits in the golden *.logits format.
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
@@ -43,6 +44,7 @@ int cmd_logits(const std::string& path, const std::string& text, bool have_text,
     die("--last " + std::to_string(last) + " exceeds the " + std::to_string(ids.size()) + " tokens");
   Common cc = c;
   if (cc.ctx < static_cast<int>(ids.size())) cc.ctx = static_cast<int>(ids.size());
+  cc.outputs = static_cast<int>(std::max<size_t>(1, std::min<size_t>(n_keep, static_cast<size_t>(cc.batch))));
   SessionHandle session(model.m, cc);
   const ondi_model_info info = model_info(model.m);
   std::vector<float> logits(n_keep * static_cast<size_t>(info.n_vocab));

@@ -13,10 +13,14 @@ void on_sigint(int) {
 }
 
 int cmd_run(const std::string& model_path, const std::string& prompt, const Common& c, const Sampling& s,
-            int max_tokens, const std::vector<std::string>& stops, bool ignore_eos, bool verbose) {
+            int max_tokens, const std::vector<std::string>& stops, bool ignore_eos, bool verbose,
+            const std::string& load_session, const std::string& save_session) {
   ModelHandle model(model_path);
   SessionHandle session(model.m, c);
-  std::vector<int32_t> ids = tokenize(model.m, prompt, true);
+  if (!load_session.empty()) check(ondi_session_load(session.s, load_session.c_str()), "loading the session");
+  // A restored session continues where it stopped: its prompt, if any, is appended without a new BOS.
+  std::vector<int32_t> ids = prompt.empty() && !load_session.empty() ? std::vector<int32_t>{}
+                                                                     : tokenize(model.m, prompt, load_session.empty());
   ondi_sampler_params sp;
   std::vector<int32_t> bias_ids;
   std::vector<float> bias_vals;
@@ -44,6 +48,7 @@ int cmd_run(const std::string& model_path, const std::string& prompt, const Comm
             nullptr, &res),
         "generating");
   std::signal(SIGINT, SIG_DFL);
+  if (!save_session.empty()) check(ondi_session_save(session.s, save_session.c_str()), "saving the session");
   g_session = nullptr;
   std::printf("\n");
   std::fflush(stdout);
@@ -67,6 +72,7 @@ const RegisterCommand kRegister(10, [](CLI::App& app) -> Runner {
     int max_tokens = 256;
     std::vector<std::string> stops;
     bool ignore_eos = false, verbose = false;
+    std::string load_session, save_session;
   };
   auto o = std::make_shared<Opts>();
   auto* run = app.add_subcommand("run", "Generate text from a prompt, streamed to stdout");
@@ -77,11 +83,15 @@ const RegisterCommand kRegister(10, [](CLI::App& app) -> Runner {
   run->add_option("--stop", o->stops, "Stop string (repeatable)");
   run->add_flag("--ignore-eos", o->ignore_eos, "Keep generating past end-of-generation tokens");
   run->add_flag("-v,--verbose", o->verbose, "Print timing and tokens/s to stderr");
+  run->add_option("--load-session", o->load_session,
+                  "Continue a session saved with --save-session (PROMPT may be \"\")");
+  run->add_option("--save-session", o->save_session, "Save the session (tokens, KV cache) to this file at the end");
   add_common(run, o->common);
   add_sampling(run, o->sampling);
   return [run, o]() -> int {
     if (!run->parsed()) return -1;
-    return cmd_run(o->model, o->prompt, o->common, o->sampling, o->max_tokens, o->stops, o->ignore_eos, o->verbose);
+    return cmd_run(o->model, o->prompt, o->common, o->sampling, o->max_tokens, o->stops, o->ignore_eos, o->verbose,
+                   o->load_session, o->save_session);
   };
 });
 

@@ -1,11 +1,14 @@
 #include "common.h"
 
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+
+#include "hub.h"
 
 namespace ondi_cli {
 
@@ -18,6 +21,12 @@ void add_common(CLI::App* app, Common& c) {
   app->add_option("-t,--threads", c.threads, "Threads (0: one per hardware thread)")->check(CLI::Range(0, 1024));
   app->add_option("-c,--ctx", c.ctx, "Context size in tokens")->check(CLI::Range(1, 1 << 24));
   app->add_option("--batch", c.batch, "Prefill chunk size (tokens per forward pass)")->check(CLI::Range(1, 65536));
+  app->add_option("--memory-limit", c.memory_limit,
+                  "Refuse to load if the memory plan exceeds SIZE (e.g. 512M, 2G); see `ondi info --plan`");
+  app->add_flag("--fit", c.fit,
+                "With --memory-limit: quantize the KV cache, then shorten the context, until the plan fits");
+  app->add_option("--kv-type", c.kv_type, "KV cache type: f16 or q8_0 (about half the memory)")
+      ->transform(CLI::IsMember({"f16", "q8_0"}, CLI::ignore_case));
 }
 
 void add_sampling(CLI::App* app, Sampling& s) {
@@ -43,16 +52,42 @@ void check(ondi_status st, const char* what) {
   if (st != ONDI_OK) die(std::string(what) + ": " + ondi_last_error());
 }
 
+// MODEL may also be an alias or hf:// reference (hub.h): resolved here, so every subcommand that loads one gets it.
 ModelHandle::ModelHandle(const std::string& path) {
-  check(ondi_model_load(path.c_str(), nullptr, &m), "loading model");
+  check(ondi_model_load(resolve_model(path).c_str(), nullptr, &m), "loading model");
 }
 ModelHandle::~ModelHandle() { ondi_model_free(m); }
 
-SessionHandle::SessionHandle(const ondi_model* m, const Common& c) {
+ondi_session_params Common::session_params() const {
   ondi_session_params p = ondi_session_params_default();
-  p.n_ctx = c.ctx;
-  p.n_batch = c.batch;
-  p.n_threads = c.threads;
+  p.n_ctx = ctx;
+  p.n_batch = batch;
+  p.n_threads = threads;
+  p.n_outputs = outputs;
+  p.memory_limit = memory_limit.empty() ? 0 : parse_size(memory_limit);
+  p.fit_context = fit;
+  p.kv_type = kv_type == "q8_0" ? ONDI_TYPE_Q8_0 : ONDI_TYPE_F16;
+  return p;
+}
+
+uint64_t parse_size(const std::string& s) {
+  char* end = nullptr;
+  errno = 0;
+  const double v = std::strtod(s.c_str(), &end);
+  std::string unit(end ? end : "");
+  for (char& ch : unit) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  double mult = 0;
+  if (unit.empty() || unit == "B") mult = 1;
+  if (unit == "K" || unit == "KB" || unit == "KIB") mult = 1024.0;
+  if (unit == "M" || unit == "MB" || unit == "MIB") mult = 1024.0 * 1024;
+  if (unit == "G" || unit == "GB" || unit == "GIB") mult = 1024.0 * 1024 * 1024;
+  if (errno || end == s.c_str() || mult == 0 || !(v > 0) || v * mult > 1.8e19)
+    die("'" + s + "' is not a size (examples: 512M, 1.5G, 2GiB, 1000000)");
+  return static_cast<uint64_t>(v * mult);
+}
+
+SessionHandle::SessionHandle(const ondi_model* m, const Common& c) {
+  const ondi_session_params p = c.session_params();
   check(ondi_session_create(m, &p, &s), "creating session");
 }
 SessionHandle::~SessionHandle() { ondi_session_free(s); }

@@ -29,7 +29,16 @@ struct Common {
   int threads = 0;
   int ctx = 4096;
   int batch = 512;
+  int outputs = 1;              // logit rows per forward pass (set by subcommands that need more)
+  std::string memory_limit;     // e.g. "512M", "2G"; empty: none
+  bool fit = false;             // quantize the KV cache, then shorten the context, to fit the memory limit
+  std::string kv_type = "f16";  // f16 or q8_0
+
+  ondi_session_params session_params() const;
 };
+
+// "512M", "1.5G", "2GiB", "1000000" -> bytes; dies with a clear message otherwise.
+uint64_t parse_size(const std::string& s);
 
 struct Sampling {
   float temp = 0.8f;

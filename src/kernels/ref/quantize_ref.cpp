@@ -1,4 +1,5 @@
 // Scalar reference activation conversion: the kernel-facing entry point that SIMD variants replace.
+#include <climits>
 #include <cmath>
 #include <cstring>
 
@@ -9,6 +10,14 @@
 
 namespace ondi::ref {
 namespace {
+
+// nearbyint(v) as an int, with x86's answer (cvtps2dq's "integer indefinite", INT_MIN) for NaN and values out of
+// int range: a plain float -> int cast of those is undefined behaviour, and activations turn NaN or huge when a
+// hostile file holds non-finite weights.
+inline int round_to_int(float v) {
+  const float r = std::nearbyint(v);
+  return r >= -2147483648.0f && r < 2147483648.0f ? static_cast<int>(r) : INT_MIN;
+}
 
 // Activations into Q8_0 / Q8_1 blocks the way the reference engine's x86 (AVX2) build does it, which is the
 // build our golden logits came from: the inverse scale is 127/amax (not 1/(amax/127)) and quantized values
@@ -25,14 +34,14 @@ void quantize_act_q8(const float* x, uint8_t* dst, int64_t n) {
     const float d = amax / 127.0f;
     const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
     Block b;
-    int sum = 0;
+    uint32_t sum = 0;  // wraps like the SIMD integer adds when the quants are INT_MIN (never for finite input)
     for (int j = 0; j < 32; ++j) {
-      const int q = static_cast<int>(std::nearbyint(x[j] * id));  // default rounding mode: ties to even
+      const int q = round_to_int(x[j] * id);  // default rounding mode: ties to even
       b.qs[j] = static_cast<int8_t>(q);
-      sum += q;
+      sum += static_cast<uint32_t>(q);
     }
     b.d = f32_to_fp16(d);
-    if constexpr (kWithSum) b.s = f32_to_fp16(d * static_cast<float>(sum));
+    if constexpr (kWithSum) b.s = f32_to_fp16(d * static_cast<float>(static_cast<int32_t>(sum)));
     std::memcpy(dst, &b, sizeof(Block));
   }
 }
