@@ -50,6 +50,8 @@ ONDI_API const char* ondi_status_name(ondi_status s);
 #define ONDI_ABI_VERSION 0
 ONDI_API const char* ondi_version(void); /* "0.1.0" */
 ONDI_API int ondi_abi_version(void);
+/* The kernel set the dispatcher picked for this CPU ("avx2", "neon", "scalar", ...; ONDI_KERNELS overrides it). */
+ONDI_API const char* ondi_kernel_isa(void);
 
 /* ---- logging ----------------------------------------------------------------------------------------- */
 typedef enum ondi_log_level {
@@ -120,6 +122,35 @@ ONDI_API ondi_status ondi_gguf_writer_add_tensor_f32(ondi_gguf_writer* w, const 
                                                      const int64_t* ne, const float* data);
 /* Writes GGUF v3 to path through a temporary file renamed at the end. */
 ONDI_API ondi_status ondi_gguf_writer_write(const ondi_gguf_writer* w, const char* path);
+
+/* ---- quantization (`ondi quantize`) ------------------------------------------------------------------ */
+/* File types, numbered as GGUF's general.file_type. The _K_M mixes give some tensors more bits
+ * (docs/PERFORMANCE.md). */
+typedef enum ondi_file_type {
+  ONDI_FTYPE_Q4_0 = 2,
+  ONDI_FTYPE_Q8_0 = 7,
+  ONDI_FTYPE_Q4_K_M = 15,
+  ONDI_FTYPE_Q5_K_M = 17,
+  ONDI_FTYPE_Q6_K = 18,
+  ONDI_FTYPE_IQ4_NL = 25
+} ondi_file_type;
+typedef struct ondi_quantize_params {
+  size_t struct_size;
+  int32_t n_threads; /* 0: one per hardware thread; the output is the same for any count */
+} ondi_quantize_params;
+/* Fills *p with the defaults (as much of them as struct_size bytes hold; pass sizeof(*p)) and sets
+ * p->struct_size. */
+ONDI_API void ondi_quantize_params_init(ondi_quantize_params* p, size_t struct_size);
+static inline ondi_quantize_params ondi_quantize_params_default(void) {
+  ondi_quantize_params p;
+  ondi_quantize_params_init(&p, sizeof(p));
+  return p;
+}
+/* Re-encodes the F32/F16/BF16 GGUF model at in_path to file type `type` (an ondi_file_type) at out_path, metadata
+ * copied. Written through a temporary file renamed at the end: on any error no file is left at out_path. params may
+ * be NULL. An input holding already-quantized weights is ONDI_ERR_UNSUPPORTED. */
+ONDI_API ondi_status ondi_model_quantize(const char* in_path, const char* out_path, int type,
+                                         const ondi_quantize_params* params);
 
 /* ---- models ------------------------------------------------------------------------------------------ */
 typedef struct ondi_model ondi_model;

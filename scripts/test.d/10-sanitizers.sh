@@ -26,4 +26,8 @@ cmake --build "$build" -j"$(nproc)"
 export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1:${ASAN_OPTIONS:-}"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:${UBSAN_OPTIONS:-}"
 cd "$build"
-ctest --output-on-failure -j"$(nproc)" --timeout 600 "$@"
+# Everything that parses or computes on untrusted input runs here. Left out: e2e_memory_plan (it compares RSS with
+# the plan, and ASan's shadow memory is not in the plan), and suites whose hostile-input parts run elsewhere under
+# the sanitizers or that only re-check the same code through an npm oracle at length (parity, tmux timing, bench).
+skip='e2e_(memory_plan|tokenizer_parity|chat_template_parity|chat_tmux|reproducibility|server_openai|bench|quantize)$'
+ctest --output-on-failure -j"$(nproc)" --timeout 600 -E "$skip" "$@"

@@ -157,22 +157,9 @@ ONDI_API ondi_status ondi_sampler_create(const ondi_sampler_params* params, int3
     ONDI_REQUIRE(out, "ondi_sampler_create: out is NULL");
     *out = nullptr;
     ONDI_REQUIRE(n_vocab > 0, "ondi_sampler_create: n_vocab must be positive");
-    ondi_sampler_params sp = ondi_sampler_params_default();
-    ONDI_REQUIRE(copy_params(sp, params), "ondi_sampler_create: bad params struct_size");
     ondi::SamplerParams p;
-    p.temperature = sp.temperature;
-    p.top_k = sp.top_k;
-    p.top_p = sp.top_p;
-    p.min_p = sp.min_p;
-    p.repeat_penalty = sp.repeat_penalty;
-    p.frequency_penalty = sp.frequency_penalty;
-    p.presence_penalty = sp.presence_penalty;
-    p.penalty_last_n = sp.penalty_last_n;
-    p.seed = sp.seed;
-    ONDI_REQUIRE(sp.n_logit_bias == 0 || (sp.logit_bias_ids && sp.logit_bias_values),
-                 "ondi_sampler_create: logit bias arrays are NULL");
-    for (size_t i = 0; i < sp.n_logit_bias; ++i)
-      p.logit_bias.emplace_back(sp.logit_bias_ids[i], sp.logit_bias_values[i]);
+    const ondi_status sst = ondi::capi::sampler_params_from(params, p, "ondi_sampler_create");
+    if (sst != ONDI_OK) return sst;
     auto smp = ondi::Sampler::create(p, n_vocab);
     if (!smp.ok()) return from_status(smp.status());
     auto h = std::make_unique<ondi_sampler>();

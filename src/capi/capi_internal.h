@@ -51,9 +51,12 @@ void init_params(T* p, size_t struct_size, const T& defaults) {
 struct ondi_model;
 namespace ondi {
 class Model;
-}
+struct SamplerParams;
+}  // namespace ondi
 namespace ondi::capi {
 // The engine model behind a handle (for the C API files other than ondi_c.cpp, which defines the handle).
 const Model& model_of(const ondi_model* m);
+// Validates a caller's ondi_sampler_params (NULL: defaults) into the engine's; errors name `where`.
+ondi_status sampler_params_from(const ondi_sampler_params* params, SamplerParams& out, const char* where);
 
 }  // namespace ondi::capi

@@ -69,6 +69,30 @@ ondi_status finish_load(ondi::Result<std::unique_ptr<ondi::GgufFile>> file, ondi
 
 }  // namespace
 
+namespace ondi::capi {
+
+ondi_status sampler_params_from(const ondi_sampler_params* params, ondi::SamplerParams& p, const char* where) {
+  ondi_sampler_params sp = ondi_sampler_params_default();
+  if (!copy_params(sp, params))
+    return fail(ONDI_ERR_INVALID_ARGUMENT, std::string(where) + ": bad sampler struct_size");
+  p.temperature = sp.temperature;
+  p.top_k = sp.top_k;
+  p.top_p = sp.top_p;
+  p.min_p = sp.min_p;
+  p.repeat_penalty = sp.repeat_penalty;
+  p.frequency_penalty = sp.frequency_penalty;
+  p.presence_penalty = sp.presence_penalty;
+  p.penalty_last_n = sp.penalty_last_n;
+  p.seed = sp.seed;
+  if (sp.n_logit_bias != 0 && (!sp.logit_bias_ids || !sp.logit_bias_values))
+    return fail(ONDI_ERR_INVALID_ARGUMENT, std::string(where) + ": logit bias arrays are NULL");
+  p.logit_bias.clear();
+  for (size_t i = 0; i < sp.n_logit_bias; ++i) p.logit_bias.emplace_back(sp.logit_bias_ids[i], sp.logit_bias_values[i]);
+  return ONDI_OK;
+}
+
+}  // namespace ondi::capi
+
 extern "C" {
 
 ONDI_API void ondi_set_log_callback(ondi_log_fn fn, void* user, ondi_log_level min_level) {
@@ -225,7 +249,7 @@ ONDI_API ondi_status ondi_tokenize(const ondi_model* model, const char* text, si
     *n_ids = r->size();
     if (cap < r->size() || (!ids && !r->empty()))
       return fail(ONDI_ERR_BUFFER_TOO_SMALL, "ondi_tokenize: " + std::to_string(r->size()) + " ids need room");
-    std::memcpy(ids, r->data(), r->size() * sizeof(int32_t));
+    if (!r->empty()) std::memcpy(ids, r->data(), r->size() * sizeof(int32_t));
     return ONDI_OK;
   });
 }
@@ -241,7 +265,7 @@ ONDI_API ondi_status ondi_token_to_piece(const ondi_model* model, int32_t id, in
     *size = piece.size();
     if (cap < piece.size() || (!buf && !piece.empty()))
       return fail(ONDI_ERR_BUFFER_TOO_SMALL, "ondi_token_to_piece: buffer too small");
-    std::memcpy(buf, piece.data(), piece.size());
+    if (!piece.empty()) std::memcpy(buf, piece.data(), piece.size());
     return ONDI_OK;
   });
 }
@@ -451,24 +475,11 @@ ONDI_API ondi_status ondi_session_generate(ondi_session* s, const int32_t* promp
                  "ondi_session_generate: result->struct_size too small");
     const ondi::Tokenizer* tok = s->model->model->tokenizer();
     if (!tok) return fail(ONDI_ERR_UNSUPPORTED, s->model->model->tokenizer_error());
-    ondi_sampler_params sp = ondi_sampler_params_default();
-    ONDI_REQUIRE(copy_params(sp, sampler), "ondi_session_generate: bad sampler struct_size");
+    ondi::SamplerParams p;
+    const ondi_status sst = ondi::capi::sampler_params_from(sampler, p, "ondi_session_generate");
+    if (sst != ONDI_OK) return sst;
     ondi_generate_params gp = ondi_generate_params_default();
     ONDI_REQUIRE(copy_params(gp, gen), "ondi_session_generate: bad generate struct_size");
-    ondi::SamplerParams p;
-    p.temperature = sp.temperature;
-    p.top_k = sp.top_k;
-    p.top_p = sp.top_p;
-    p.min_p = sp.min_p;
-    p.repeat_penalty = sp.repeat_penalty;
-    p.frequency_penalty = sp.frequency_penalty;
-    p.presence_penalty = sp.presence_penalty;
-    p.penalty_last_n = sp.penalty_last_n;
-    p.seed = sp.seed;
-    ONDI_REQUIRE(sp.n_logit_bias == 0 || (sp.logit_bias_ids && sp.logit_bias_values),
-                 "ondi_session_generate: logit bias arrays are NULL");
-    for (size_t i = 0; i < sp.n_logit_bias; ++i)
-      p.logit_bias.emplace_back(sp.logit_bias_ids[i], sp.logit_bias_values[i]);
     auto smp = ondi::Sampler::create(p, s->ctx->n_vocab());
     if (!smp.ok()) return from_status(smp.status());
     ondi::GenerateParams g;

@@ -22,11 +22,15 @@
 
 namespace ondi::jinja {
 
+inline constexpr uint64_t kLoopIterationWork = 32;
+
 struct RenderOptions {
-  size_t max_output = 16u << 20;   // bytes of output and of any string built on the way
-  uint64_t max_work = 50'000'000;  // evaluation steps, loop iterations and bytes built (1 per 16)
-  int max_eval_depth = 500;        // nested evaluations, macro recursion included (bounds the C++ stack)
-  std::optional<std::tm> now;      // what strftime_now() sees; the local time when absent
+  size_t max_output = 16u << 20;  // bytes of output and of any string built on the way
+  // Evaluation steps (1 each), loop iterations (kLoopIterationWork each: the loop object and scope cost about that
+  // many steps) and bytes built (1 per 16). 10M bounds a hostile template to about a second of work.
+  uint64_t max_work = 10'000'000;
+  int max_eval_depth = 500;    // nested evaluations, macro recursion included (bounds the C++ stack)
+  std::optional<std::tm> now;  // what strftime_now() sees; the local time when absent
 };
 
 class Template {

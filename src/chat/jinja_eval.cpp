@@ -172,7 +172,7 @@ Flow Interpreter::exec_for(const Node& n, Scope& sc, std::string& out) {
   bool any = false;
   const int64_t len = static_cast<int64_t>(items.size());
   for (int64_t i = 0; i < len; ++i) {
-    charge(1);
+    charge(kLoopIterationWork);
     Object loop;
     loop.set("index", Value(i + 1));
     loop.set("index0", Value(i));

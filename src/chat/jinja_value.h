@@ -32,7 +32,7 @@ class Object {
   const Value* find(std::string_view key) const;
   Value* find(std::string_view key);
   void set(const std::string& key, Value v);
-  size_t size() const { return items_.size(); }
+  size_t size() const;  // defined below Value: clang needs the element type complete to instantiate size()
   const std::vector<std::pair<std::string, Value>>& items() const { return items_; }
 
  private:
@@ -105,6 +105,8 @@ class Value {
   std::shared_ptr<Object> obj_;
   std::shared_ptr<const Function> fn_;
 };
+
+inline size_t Object::size() const { return items_.size(); }
 
 // The arguments of a call: positional, then keyword in call order.
 struct Args {

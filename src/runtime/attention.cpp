@@ -19,6 +19,8 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+
+#include "kernels/x86/cpu_features.h"
 #endif
 
 namespace ondi {
@@ -101,8 +103,9 @@ ONDI_ATTN_TARGET void weigh_v_simd(const float* p, const uint16_t* v, size_t v_s
 }
 
 bool use_simd() {
+  // Not __builtin_cpu_supports: clang 14 (the fuzz build) does not know "f16c".
   static const bool simd =
-      std::string_view(kernel_isa()) != "scalar" && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+      std::string_view(kernel_isa()) != "scalar" && x86::detect_cpu_features().avx2 && x86::detect_cpu_features().f16c;
   return simd;
 }
 

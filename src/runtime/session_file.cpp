@@ -131,7 +131,7 @@ Result<SessionState> load_session(Context& ctx, int32_t seq, const std::string& 
   SessionState st;
   size_t off = kHeaderSize;
   st.tokens.resize(n);
-  std::memcpy(st.tokens.data(), d + off, 4ull * n);
+  if (n > 0) std::memcpy(st.tokens.data(), d + off, 4ull * n);  // an empty vector's data() may be null
   for (uint32_t i = 0; i < n; ++i)
     if (st.tokens[i] < 0 || st.tokens[i] >= static_cast<int32_t>(n_vocab))
       return bad(off + 4ull * i, "token id " + std::to_string(st.tokens[i]) + " is out of range");

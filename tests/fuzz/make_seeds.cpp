@@ -2,7 +2,10 @@
 //  gguf_model: tiny valid models (every weight type; llama, qwen2, qwen3; one with a byte-level BPE vocabulary)
 //              written with GgufWriter, and truncated and byte-mutated copies of the small golden GGUF files;
 //  tokenizer:  multilingual.txt and the project's docs under every flags byte, special tokens, broken UTF-8;
-//  sampler:    a few deterministic pseudo-random inputs.
+//  sampler:    a few deterministic pseudo-random inputs;
+//  chat_template: the real templates of tests/chat/templates, alone and with JSON messages after a NUL byte;
+//  server_request: a kind byte ('c' chat, 'p' completions) + valid and nearly valid request bodies;
+//  session_file: sessions saved from fuzz_session_file's model (F16 and Q8_0 caches) and truncations of them.
 // Usage: ondi_fuzz_seeds OUT_DIR GOLDEN_DIR SOURCE_DIR
 #include <cmath>
 #include <cstdint>
@@ -14,13 +17,18 @@
 #include <vector>
 
 #include "gguf/gguf.h"
+#include "model/model.h"
+#include "runtime/context.h"
 #include "runtime/sampler.h"
+#include "runtime/session_file.h"
 #include "tensor/quants.h"
 #include "tensor/types.h"
+#include "tiny_model.h"
 #include "tokenizer/unicode.h"
 
 namespace fs = std::filesystem;
 using namespace ondi;
+using namespace ondi::fuzz;
 
 namespace {
 
@@ -36,103 +44,6 @@ void write(const fs::path& p, const std::string& s) { write(p, std::vector<uint8
 std::vector<uint8_t> read(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
-}
-
-struct Shape {
-  std::string arch;
-  GgmlType type;
-  int64_t d, heads, kv_heads, ff, vocab;
-  bool tokenizer;
-  int64_t head_dim = 0;             // 0: d / heads
-  GgmlType narrow = GgmlType::F32;  // for the matrices whose rows are head_dim or ff long, when head_dim is set
-};
-
-// Deterministic weights in [-0.5, 0.5).
-std::vector<float> weights(Rng& rng, int64_t n) {
-  std::vector<float> v(static_cast<size_t>(n));
-  for (float& x : v) x = static_cast<float>(rng.next_double() - 0.5);
-  return v;
-}
-
-bool add(GgufWriter& w, Rng& rng, const std::string& name, GgmlType t, std::vector<int64_t> ne) {
-  int64_t n = 1;
-  for (int64_t e : ne) n *= e;
-  const std::vector<float> f = weights(rng, n);
-  const size_t rb = *row_size(t, ne[0]);
-  std::vector<uint8_t> bytes(rb * static_cast<size_t>(n / ne[0]));
-  for (int64_t r = 0; r < n / ne[0]; ++r) quantize_row(t, f.data() + r * ne[0], bytes.data() + r * rb, ne[0]);
-  return w.add_tensor(name, t, ne, std::move(bytes)).ok();
-}
-
-std::vector<uint8_t> tiny_model(const Shape& s) {
-  GgufWriter w;
-  Rng rng(42);
-  const std::string a = s.arch + ".";
-  const int64_t hd = s.head_dim ? s.head_dim : s.d / s.heads;
-  const GgmlType narrow = s.head_dim ? s.narrow : s.type;
-  w.set_str("general.architecture", s.arch);
-  w.set_u32(a + "embedding_length", static_cast<uint32_t>(s.d));
-  w.set_u32(a + "block_count", 1);
-  w.set_u32(a + "attention.head_count", static_cast<uint32_t>(s.heads));
-  w.set_u32(a + "attention.head_count_kv", static_cast<uint32_t>(s.kv_heads));
-  w.set_u32(a + "feed_forward_length", static_cast<uint32_t>(s.ff));
-  w.set_u32(a + "context_length", 64);
-  w.set_f32(a + "rope.freq_base", 10000.0f);
-  if (s.head_dim) {
-    w.set_u32(a + "attention.key_length", static_cast<uint32_t>(hd));
-    w.set_u32(a + "attention.value_length", static_cast<uint32_t>(hd));
-  }
-  w.set_f32(a + "attention.layer_norm_rms_epsilon", 1e-5f);
-  if (s.tokenizer) {
-    std::vector<std::string> tokens;
-    std::vector<int32_t> types;
-    for (int b = 0; b < 256; ++b) {
-      tokens.push_back(tok::byte_to_gpt2(static_cast<uint8_t>(b)));
-      types.push_back(1);
-    }
-    for (const char* t : {"he", "ll", "hell", "Ġw"}) {
-      tokens.push_back(t);
-      types.push_back(1);
-    }
-    for (const char* t : {"<|begin_of_text|>", "<|eot_id|>"}) {
-      tokens.push_back(t);
-      types.push_back(3);
-    }
-    w.set_str("tokenizer.ggml.model", "gpt2");
-    w.set_str("tokenizer.ggml.pre", "llama-bpe");
-    w.set_arr_str("tokenizer.ggml.tokens", tokens);
-    w.set_arr_i32("tokenizer.ggml.token_type", types);
-    w.set_arr_str("tokenizer.ggml.merges", {"h e", "l l", "he ll", "Ġ w"});
-    w.set_u32("tokenizer.ggml.bos_token_id", 260);
-    w.set_u32("tokenizer.ggml.eos_token_id", 261);
-    w.set_bool("tokenizer.ggml.add_bos_token", true);
-  } else {
-    w.set_str("tokenizer.ggml.model", "none");
-    w.set_u32(a + "vocab_size", static_cast<uint32_t>(s.vocab));
-  }
-  const int64_t q = s.heads * hd, kv = s.kv_heads * hd;
-  bool ok = add(w, rng, "token_embd.weight", s.type, {s.d, s.vocab});
-  ok = ok && add(w, rng, "output_norm.weight", GgmlType::F32, {s.d});
-  ok = ok && add(w, rng, "blk.0.attn_norm.weight", GgmlType::F32, {s.d});
-  ok = ok && add(w, rng, "blk.0.attn_q.weight", s.type, {s.d, q});
-  ok = ok && add(w, rng, "blk.0.attn_k.weight", s.type, {s.d, kv});
-  ok = ok && add(w, rng, "blk.0.attn_v.weight", s.type, {s.d, kv});
-  ok = ok && add(w, rng, "blk.0.attn_output.weight", narrow, {q, s.d});
-  ok = ok && add(w, rng, "blk.0.ffn_norm.weight", GgmlType::F32, {s.d});
-  ok = ok && add(w, rng, "blk.0.ffn_gate.weight", s.type, {s.d, s.ff});
-  ok = ok && add(w, rng, "blk.0.ffn_up.weight", s.type, {s.d, s.ff});
-  ok = ok && add(w, rng, "blk.0.ffn_down.weight", narrow, {s.ff, s.d});
-  if (s.arch == "qwen2") {
-    ok = ok && add(w, rng, "blk.0.attn_q.bias", GgmlType::F32, {q});
-    ok = ok && add(w, rng, "blk.0.attn_k.bias", GgmlType::F32, {kv});
-    ok = ok && add(w, rng, "blk.0.attn_v.bias", GgmlType::F32, {kv});
-  }
-  if (s.arch == "qwen3") {
-    ok = ok && add(w, rng, "blk.0.attn_q_norm.weight", GgmlType::F32, {hd});
-    ok = ok && add(w, rng, "blk.0.attn_k_norm.weight", GgmlType::F32, {hd});
-  }
-  if (!ok) return {};
-  return w.to_bytes();
 }
 
 void gguf_seeds(const fs::path& out, const fs::path& golden) {
@@ -208,6 +119,82 @@ void sampler_seeds(const fs::path& out) {
   }
 }
 
+void chat_template_seeds(const fs::path& out, const fs::path& src) {
+  const std::string msgs[] = {
+      R"([{"role":"system","content":"Be brief."},{"role":"user","content":"Hi"},{"role":"assistant","content":"Hello"},{"role":"user","content":"2+2?"}])",
+      R"([{"role":"user","content":[{"type":"text","text":"look"}]},{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"add","arguments":{"a":1,"b":2}}}]},{"role":"tool","tool_call_id":"c1","content":"3"}])",
+      R"([{"role":"assistant","content":"<think>x</think>y"},{"role":"user","content":"\u00e9\ud83d\ude00"}])"};
+  int i = 0;
+  for (const auto& e : fs::directory_iterator(src / "tests/chat/templates")) {
+    if (e.path().extension() != ".jinja") continue;
+    const std::vector<uint8_t> t = read(e.path());
+    const std::string tmpl(t.begin(), t.end()), base = e.path().stem().string();
+    write(out / base, tmpl);
+    write(out / (base + ".m" + std::to_string(i % 3)), tmpl + std::string(1, '\0') + msgs[i % 3]);
+    ++i;
+  }
+  write(out / "loops",
+        std::string("{% for m in messages %}{{ loop.index }}{{ m.role | upper }}{% endfor %}") +
+            "{% set ns = namespace(x=0) %}{% for i in range(10) %}{% set ns.x = ns.x + i %}{% endfor %}" +
+            "{{ ns.x }}{{ tools | tojson }}{% if add_generation_prompt %}<gen>{% endif %}");
+}
+
+void server_request_seeds(const fs::path& out) {
+  const char* bodies[] = {
+      R"(c{"model":"m","messages":[{"role":"user","content":"Hello"}]})",
+      R"(c{"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":[{"type":"text","text":"Hi"}]},{"role":"assistant","content":"Hey"},{"role":"developer","content":"x"}],"stream":true,"stream_options":{"include_usage":true},"temperature":0.7,"top_p":0.9,"top_k":40,"min_p":0.05,"seed":42,"max_completion_tokens":16,"stop":["\n","END"],"logprobs":true,"top_logprobs":3,"logit_bias":{"15":-100,"7":2.5},"frequency_penalty":0.5,"presence_penalty":-0.5,"repeat_penalty":1.1,"n":1})",
+      R"(c{"messages":[{"role":"tool","content":"3"}],"max_tokens":1000000,"temperature":3})",
+      R"(p{"model":"m","prompt":"Once upon a time","max_tokens":8,"stop":"\n","logprobs":2,"seed":-1})",
+      R"(p{"prompt":[[1,2,3,4]],"max_tokens":4,"ignore_eos":true,"logit_bias":{"-1":1}})",
+      R"(p{"prompt":["text"],"stream":true,"temperature":0,"top_p":0})",
+      R"(p{"prompt":[1,2,128255,128256],"seed":1.5})",
+  };
+  int i = 0;
+  for (const char* b : bodies) write(out / ("r" + std::to_string(i++)), std::string(b));
+}
+
+void session_file_seeds(const fs::path& out) {
+  const std::vector<uint8_t> bytes = tiny_model(session_model_shape());
+  auto file = GgufFile::from_memory(bytes.data(), bytes.size(), "session-model.gguf");
+  if (!file.ok()) return;
+  auto model = Model::load(std::move(file).value());
+  if (!model.ok()) {
+    std::fprintf(stderr, "ondi_fuzz_seeds: session model: %s\n", model.status().message().c_str());
+    std::exit(1);
+  }
+  for (GgmlType kv : {GgmlType::F16, GgmlType::Q8_0}) {
+    ContextParams cp;
+    cp.n_ctx = kSessionCtx;
+    cp.n_batch = kSessionCtx;
+    cp.n_threads = 1;
+    cp.kv_type = kv;
+    auto ctx = Context::create(**model, cp);
+    if (!ctx.ok()) continue;
+    for (int n : {0, 1, 3}) {
+      (*ctx)->seq_truncate(0, 0);
+      SessionState st;
+      Batch b;
+      for (int t = 0; t < n; ++t) {
+        st.tokens.push_back(1 + 5 * t);
+        b.add(1 + 5 * t, t, 0, t == n - 1);
+      }
+      if (n > 0) {
+        if (!(*ctx)->decode(b).ok()) continue;
+        const float* l = (*ctx)->logits(static_cast<size_t>(n - 1));
+        if (n != 1) st.last_logits.assign(l, l + (*ctx)->n_vocab());
+      }
+      const std::string base = std::string(type_name(kv)) + "-n" + std::to_string(n);
+      const fs::path p = out / base;
+      if (!save_session(**ctx, 0, st, p.string()).ok()) continue;
+      ++g_count;
+      const std::vector<uint8_t> whole = read(p);
+      for (size_t cut : {size_t{8}, size_t{47}, size_t{56}, whole.size() / 2, whole.size() - 1})
+        if (cut < whole.size())
+          write(out / (base + ".cut" + std::to_string(cut)), std::vector<uint8_t>(whole.begin(), whole.begin() + cut));
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -216,10 +203,14 @@ int main(int argc, char** argv) {
     return 2;
   }
   const fs::path out = argv[1], golden = argv[2], src = argv[3];
-  for (const char* t : {"gguf_model", "tokenizer", "sampler"}) fs::create_directories(out / t);
+  for (const char* t : {"gguf_model", "tokenizer", "sampler", "chat_template", "server_request", "session_file"})
+    fs::create_directories(out / t);
   gguf_seeds(out / "gguf_model", golden);
   tokenizer_seeds(out / "tokenizer", golden, src);
   sampler_seeds(out / "sampler");
+  chat_template_seeds(out / "chat_template", src);
+  server_request_seeds(out / "server_request");
+  session_file_seeds(out / "session_file");
   std::printf("ondi_fuzz_seeds: %d seeds in %s\n", g_count, out.c_str());
   return 0;
 }

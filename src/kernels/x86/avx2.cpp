@@ -207,6 +207,10 @@ void quantize_q8_k(const float* x, uint8_t* dst, int64_t n) {
   }
 }
 
+// Activation buffers carry no alignment guarantee (callers may pass any byte address), so scalar halves are
+// stored bytewise.
+inline void store_half(uint16_t* out, int64_t i, uint16_t h) { std::memcpy(out + i, &h, sizeof h); }
+
 // F16: vcvtps2ph with round-to-nearest-even is IEEE narrowing, as f32_to_fp16; only NaN payloads may differ,
 // so groups holding a NaN take the scalar path.
 void quantize_f16(const float* x, uint16_t* out, int64_t n) {
@@ -214,12 +218,12 @@ void quantize_f16(const float* x, uint16_t* out, int64_t n) {
   for (; i + 8 <= n; i += 8) {
     const __m256 v = _mm256_loadu_ps(x + i);
     if (any_nan(v)) {
-      for (int k = 0; k < 8; ++k) out[i + k] = f32_to_fp16(x[i + k]);
+      for (int k = 0; k < 8; ++k) store_half(out, i + k, f32_to_fp16(x[i + k]));
       continue;
     }
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
   }
-  for (; i < n; ++i) out[i] = f32_to_fp16(x[i]);
+  for (; i < n; ++i) store_half(out, i, f32_to_fp16(x[i]));
 }
 
 // BF16: (u + 0x7fff + ((u >> 16) & 1)) >> 16, NaN -> quiet NaN (u >> 16) | 64, as f32_to_bf16.
@@ -237,7 +241,7 @@ void quantize_bf16(const float* x, uint16_t* out, int64_t n) {
     const __m256i p = _mm256_packus_epi32(bf16_of(_mm256_loadu_ps(x + i)), bf16_of(_mm256_loadu_ps(x + i + 8)));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm256_permute4x64_epi64(p, 0xd8));
   }
-  for (; i < n; ++i) out[i] = f32_to_bf16(x[i]);
+  for (; i < n; ++i) store_half(out, i, f32_to_bf16(x[i]));
 }
 
 }  // namespace
