@@ -170,6 +170,58 @@ static void test_chat(const ondi_model* tok_model) {
   CHECK_STATUS(ondi_chat_apply_template_json(NULL, tmpl, NULL, NULL, NULL, 1, buf, &size), ONDI_ERR_INVALID_ARGUMENT);
 }
 
+/* ondi_model_quantize: misuse gives an error and leaves no file; a real run writes the same per-tensor types as the
+ * reference quantizer's own file of that type (the golden llama-math-Q8_0.gguf), and the result loads. */
+static void test_quantize(void) {
+  const char* isa = ondi_kernel_isa();
+  CHECK(isa != NULL && isa[0] != '\0');
+  ondi_quantize_params qp = ondi_quantize_params_default();
+  CHECK(qp.struct_size == sizeof qp && qp.n_threads == 0);
+  ondi_quantize_params_init(NULL, sizeof qp); /* must not crash */
+  char out[600], missing_dir[600];
+  snprintf(out, sizeof out, "%s/q.gguf", g_tmpdir);
+  snprintf(missing_dir, sizeof missing_dir, "%s/no/such/dir/q.gguf", g_tmpdir);
+  char f32[600]; /* golden_path() reuses one buffer: keep a copy */
+  snprintf(f32, sizeof f32, "%s", golden_path("llama-math-f32.gguf"));
+  CHECK_STATUS(ondi_model_quantize(NULL, out, ONDI_FTYPE_Q8_0, NULL), ONDI_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(ondi_model_quantize(f32, NULL, ONDI_FTYPE_Q8_0, NULL), ONDI_ERR_INVALID_ARGUMENT);
+  CHECK(ondi_model_quantize(f32, out, 99, NULL) != ONDI_OK && ondi_last_error()[0] != '\0');
+  CHECK(access(out, F_OK) != 0);
+  ondi_quantize_params bad = qp;
+  bad.struct_size = 1;
+  CHECK_STATUS(ondi_model_quantize(f32, out, ONDI_FTYPE_Q8_0, &bad), ONDI_ERR_INVALID_ARGUMENT);
+  CHECK(ondi_model_quantize(golden_path("llama-math-Q8_0.gguf"), out, ONDI_FTYPE_Q4_0, NULL) != ONDI_OK);
+  CHECK(access(out, F_OK) != 0);
+  CHECK(ondi_model_quantize(golden_path("no-such-model.gguf"), out, ONDI_FTYPE_Q4_0, NULL) != ONDI_OK);
+  CHECK(ondi_model_quantize(f32, missing_dir, ONDI_FTYPE_Q8_0, NULL) != ONDI_OK);
+  CHECK(access(missing_dir, F_OK) != 0);
+
+  qp.n_threads = 2;
+  REQUIRE_OK(ondi_model_quantize(f32, out, ONDI_FTYPE_Q8_0, &qp));
+  ondi_model *ours = NULL, *ref = NULL;
+  REQUIRE_OK(ondi_model_load(out, NULL, &ours));
+  REQUIRE_OK(ondi_model_load(golden_path("llama-math-Q8_0.gguf"), NULL, &ref));
+  CHECK(ondi_model_tensor_count(ours) == ondi_model_tensor_count(ref));
+  for (int64_t i = 0; i < ondi_model_tensor_count(ref); ++i) {
+    ondi_tensor_info a, b;
+    a.struct_size = b.struct_size = sizeof a;
+    REQUIRE_OK(ondi_model_tensor_at(ref, i, &a));
+    int found = 0;
+    for (int64_t j = 0; j < ondi_model_tensor_count(ours); ++j) {
+      REQUIRE_OK(ondi_model_tensor_at(ours, j, &b));
+      if (strcmp(a.name, b.name) == 0) {
+        found = 1;
+        CHECK(a.type == b.type);
+        break;
+      }
+    }
+    CHECK(found);
+  }
+  ondi_model_free(ours);
+  ondi_model_free(ref);
+  unlink(out);
+}
+
 int main(void) {
   const char* tmp = getenv("TMPDIR");
   snprintf(g_tmpdir, sizeof g_tmpdir, "%s/ondi-capi-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
@@ -184,6 +236,7 @@ int main(void) {
   test_memory_plan(math);
   test_session_files(math, qwen);
   test_chat(tok);
+  test_quantize();
   ondi_model_free(math);
   ondi_model_free(qwen);
   ondi_model_free(tok);
