@@ -9,31 +9,6 @@
 
 #include "capi_test.h"
 
-/* ---- golden *.logits (FORMAT.md): u32 magic "LGTS", n_tokens, n_vocab, n_kept, i32 ids[], f32 logits[][] ---- */
-typedef struct golden {
-  uint32_t n_tokens, n_vocab, n_kept;
-  int32_t* ids;
-  float* logits;
-} golden;
-
-static int read_golden(const char* name, golden* g) {
-  FILE* f = fopen(golden_path(name), "rb");
-  if (!f) return 0;
-  uint32_t hdr[4];
-  int ok = fread(hdr, 4, 4, f) == 4 && hdr[0] == 0x5354474Cu;
-  if (ok) {
-    g->n_tokens = hdr[1];
-    g->n_vocab = hdr[2];
-    g->n_kept = hdr[3];
-    g->ids = malloc(sizeof(int32_t) * g->n_tokens);
-    g->logits = malloc(sizeof(float) * (size_t)g->n_kept * g->n_vocab);
-    ok = g->ids && g->logits && fread(g->ids, 4, g->n_tokens, f) == g->n_tokens &&
-         fread(g->logits, 4, (size_t)g->n_kept * g->n_vocab, f) == (size_t)g->n_kept * g->n_vocab;
-  }
-  fclose(f);
-  return ok;
-}
-
 static char* read_text(const char* path, size_t* len) {
   FILE* f = fopen(path, "rb");
   if (!f) return NULL;
