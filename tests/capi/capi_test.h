@@ -66,7 +66,6 @@ static const char* golden_path(const char* file) {
   return buf;
 }
 
-
 /* ---- golden *.logits (FORMAT.md): u32 magic "LGTS", n_tokens, n_vocab, n_kept, i32 ids[], f32 logits[][] ---- */
 typedef struct golden {
   uint32_t n_tokens, n_vocab, n_kept;
