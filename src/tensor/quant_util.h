@@ -49,6 +49,17 @@ inline void k4_scale_min(const uint8_t* s, int j, int& sc, int& mn) {
   }
 }
 
+// All 8 scales (out bytes 0..7) and 8 mins (8..15) of the Q4_K/Q5_K encoding at once, on 32-bit words: the same
+// values as k4_scale_min, for SIMD kernels that would otherwise spend more time on scales than on the dot.
+inline void k4_scales_mins(const uint8_t* s, uint32_t out[4]) {
+  const uint32_t w0 = load_u32le(s), w1 = load_u32le(s + 4), w2 = load_u32le(s + 8);
+  constexpr uint32_t k6 = 0x3F3F3F3F, k4 = 0x0F0F0F0F, k2 = 0x03030303;
+  out[0] = w0 & k6;                                     // scales 0..3
+  out[1] = (w2 & k4) | (((w0 >> 6) & k2) << 4);         // scales 4..7
+  out[2] = w1 & k6;                                     // mins 0..3
+  out[3] = ((w2 >> 4) & k4) | (((w1 >> 6) & k2) << 4);  // mins 4..7
+}
+
 // The 16 Q3_K scales, unbiased (sc - 32, in [-32, 31]), from the 12-byte encoding (layout in blocks.h).
 inline void q3k_scales(const uint8_t* s, int8_t out[16]) {
   for (int j = 0; j < 16; ++j) {

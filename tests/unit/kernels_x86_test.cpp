@@ -189,7 +189,7 @@ TEST_P(X86Kernels, GemmEqualsVecDotBitwise) {
         const auto w = make_weights(t, n, n_rows, ow, raw, rng);
         const size_t ws = *row_size(t, n);
         const size_t as = *row_size(vec_dot_type(t), n);
-        for (int64_t n_tok = 1; n_tok <= 9; ++n_tok) {
+        for (int64_t n_tok : {1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 16, 17, 19, 35}) {  // every group size and remainder
           const auto a = make_acts(t, n, n_tok, oa, rng);
           const size_t ldy = static_cast<size_t>(n_rows) + 3;
           std::vector<float> y(ldy * static_cast<size_t>(n_tok), -1.0f);
@@ -205,6 +205,47 @@ TEST_P(X86Kernels, GemmEqualsVecDotBitwise) {
             for (size_t r = static_cast<size_t>(n_rows); r < ldy; ++r)  // the tile writes only its rows
               ASSERT_EQ(y[static_cast<size_t>(k) * ldy + r], -1.0f);
           }
+        }
+      }
+    }
+  }
+}
+
+// The integer sums' worst cases: every weight byte one extreme pattern (all-zero nibbles are Q4_0's -8, 0x80 is
+// Q8_0's -128, ...) against activations that are all +127 or all -127, through every tile shape. Overflow of an
+// int16 partial sum (maddubs) would show up here and not in random data.
+TEST_P(X86Kernels, GemmExtremeBlocksEqualReferenceBitwise) {
+  for (GgmlType t : kQuantTypes) {
+    const int64_t n = 512;
+    const size_t ws = *row_size(t, n);
+    const GgmlType at = vec_dot_type(t);
+    const size_t as = *row_size(at, n);
+    const size_t bsz = type_info(t)->type_size;
+    for (uint8_t pat : {0x00, 0xFF, 0x80, 0x7F, 0x88, 0x77, 0x0F, 0xF0}) {
+      const int64_t n_rows = 11;
+      std::vector<uint8_t> w(ws * static_cast<size_t>(n_rows), pat);
+      for (size_t b = 0; b + bsz <= w.size(); b += bsz)
+        for (size_t f : half_fields(t)) {
+          const uint16_t h = f32_to_fp16(0.01f * static_cast<float>(1 + b % 5));
+          std::memcpy(&w[b + f], &h, 2);
+        }
+      for (float sign : {1.0f, -1.0f}) {
+        const int64_t n_tok = 17;
+        std::vector<uint8_t> a(as * static_cast<size_t>(n_tok));
+        std::vector<float> x(static_cast<size_t>(n), sign);
+        for (int64_t k = 0; k < n_tok; ++k)
+          ref::quantize_activations(at, x.data(), a.data() + static_cast<size_t>(k) * as, n);
+        std::vector<float> y(static_cast<size_t>(n_rows * n_tok));
+        for (int64_t nt : {1, 8, 9, 16, 17}) {
+          gemm(t)(n, w.data(), ws, n_rows, a.data(), as, nt, y.data(), static_cast<size_t>(n_rows));
+          for (int64_t k = 0; k < nt; ++k)
+            for (int64_t r = 0; r < n_rows; ++r) {
+              const float want =
+                  ref::vec_dot_fn(t)(n, w.data() + static_cast<size_t>(r) * ws, a.data() + static_cast<size_t>(k) * as);
+              ASSERT_TRUE(same_bits(y[static_cast<size_t>(k * n_rows + r)], want))
+                  << type_name(t) << " pattern " << int(pat) << " sign " << sign << " tokens " << nt << " (" << r
+                  << ", " << k << "): got " << y[static_cast<size_t>(k * n_rows + r)] << " want " << want;
+            }
         }
       }
     }

@@ -6,9 +6,11 @@
 
 #include <cstdint>
 #include <cstring>
+#include <random>
 #include <vector>
 
 #include "tensor/blocks.h"
+#include "tensor/quant_util.h"
 #include "tensor/quants.h"
 #include "tensor/types.h"
 
@@ -274,6 +276,26 @@ TEST(TensorBlocks, MultiBlockRowsUseTypeSizeStride) {
       EXPECT_EQ(x[32 * k + j], 2.0f * (1 << k));
       EXPECT_EQ(x[32 * k + 16 + j], 1.0f * (1 << k));
     }
+}
+
+// The word-wise decoder SIMD kernels use gives k4_scale_min's values for every byte pattern of the encoding
+// (each output depends on at most 2 bytes, so random 12-byte strings plus the all-0/all-1 ones cover it).
+TEST(KQuantScales, AllAtOnceMatchesPerSubBlock) {
+  std::mt19937 rng(3);
+  for (int it = 0; it < 20000; ++it) {
+    uint8_t s[12];
+    for (auto& b : s) b = it == 0 ? 0 : it == 1 ? 0xFF : static_cast<uint8_t>(rng());
+    uint32_t words[4];
+    quant::k4_scales_mins(s, words);
+    uint8_t out[16];
+    for (int k = 0; k < 4; ++k) quant::store_u32le(out + 4 * k, words[k]);
+    for (int j = 0; j < 8; ++j) {
+      int sc, mn;
+      quant::k4_scale_min(s, j, sc, mn);
+      ASSERT_EQ(out[j], sc) << "scale " << j;
+      ASSERT_EQ(out[8 + j], mn) << "min " << j;
+    }
+  }
 }
 
 }  // namespace

@@ -31,7 +31,7 @@ namespace ondi::x86 {
 namespace {
 
 #define ONDI_X86_VNNI 1
-#define ONDI_X86_TOKENS 8
+#define ONDI_X86_TOKENS 16
 #include "kernels/x86/quant_kernels.inc"
 #undef ONDI_X86_VNNI
 
