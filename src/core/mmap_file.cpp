@@ -43,6 +43,17 @@ Result<std::unique_ptr<MappedFile>> MappedFile::open_fd(int fd, uint64_t offset,
   return m;
 }
 
+void prefault(const void* p, size_t n) {
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22  // Linux 5.14 uapi value; older kernels answer EINVAL, which is fine
+#endif
+  if (n == 0) return;
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t b = reinterpret_cast<uintptr_t>(p) & ~(page - 1);
+  const uintptr_t e = reinterpret_cast<uintptr_t>(p) + n;
+  (void)madvise(reinterpret_cast<void*>(b), e - b, MADV_POPULATE_READ);
+}
+
 MappedFile::~MappedFile() {
   if (base_) munmap(base_, map_len_);
 }

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <new>
 
+#include "core/mmap_file.h"
 #include "kernels/kernels.h"
 #include "tensor/quants.h"
 
@@ -251,6 +252,19 @@ Status Model::bind() {
     }
   }
   return Status::Ok();
+}
+
+void Model::prefault_weights(ThreadPool& pool) const {
+  std::call_once(prefaulted_, [&] {
+    const bool tied = output_.data == tok_embd_.data;
+    std::vector<const GgufTensorInfo*> ts;
+    for (const auto& t : file_->tensors())
+      if (tied || t.name != tok_embd_.name) ts.push_back(&t);
+    pool.run(static_cast<int64_t>(ts.size()), [&](int64_t i, int) {
+      const GgufTensorInfo& t = *ts[static_cast<size_t>(i)];
+      prefault(file_->tensor_data(t), t.n_bytes);
+    });
+  });
 }
 
 }  // namespace ondi

@@ -4,10 +4,12 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "core/status.h"
+#include "core/thread_pool.h"
 #include "gguf/gguf.h"
 #include "tensor/types.h"
 #include "tokenizer/tokenizer.h"
@@ -76,6 +78,10 @@ class Model {
   // Heap the loaded model holds besides the mapping: decoded 1-D tensors (exact) and tokenizer tables (estimated).
   uint64_t heap_bytes() const { return heap_bytes_; }
 
+  // Maps the pages of every weight a forward pass reads (all but an untied token embedding, read a row at a time)
+  // into the process, spread over `pool`; the first call does it, later ones return at once. See core::prefault.
+  void prefault_weights(ThreadPool& pool) const;
+
  private:
   Model() = default;
   Status bind();
@@ -91,6 +97,7 @@ class Model {
   int64_t n_params_ = 0;
   uint64_t weight_bytes_ = 0;
   uint64_t heap_bytes_ = 0;
+  mutable std::once_flag prefaulted_;
 };
 
 }  // namespace ondi

@@ -58,6 +58,7 @@ Result<std::unique_ptr<Context>> Context::create(const Model& model, const Conte
     c->out_norm_.resize(static_cast<size_t>(p.n_outputs) * hp.n_embd);
     c->logits_.resize(static_cast<size_t>(p.n_outputs) * hp.n_vocab);
     c->att_scratch_.resize(static_cast<size_t>(p.n_threads));
+    model.prefault_weights(*c->pool_);
     return c;
   } catch (const std::bad_alloc&) {
     return Status(Errc::out_of_memory, "out of memory allocating a context of " + std::to_string(p.n_ctx) +

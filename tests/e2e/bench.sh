@@ -5,7 +5,7 @@ out="$("$ONDI_BIN/ondi" bench "$ONDI_GOLDEN_DIR/llama-math-Q4_0.gguf" -p 16 -n 8
 /usr/bin/python3 - "$out" <<'PY'
 import json, sys
 j = json.loads(sys.argv[1])
-for k in ['load_ms', 'peak_rss_bytes', 'read_bandwidth_gbs', 'roofline_tps', 'roofline_pct', 'weight_bytes', 'threads']:
+for k in ['load_ms', 'first_token_ms', 'peak_rss_bytes', 'read_bandwidth_gbs', 'roofline_tps', 'roofline_pct', 'weight_bytes', 'threads']:
     assert isinstance(j[k], (int, float)) and j[k] > 0, (k, j.get(k))
 for k in ['prefill_tps', 'decode_tps', 'ttft_ms']:
     s = j[k]
