@@ -21,6 +21,15 @@ struct AttnScratch {
 void attend(const float* q, const uint16_t* k, size_t k_stride, const uint16_t* v, size_t v_stride, int32_t n_kv,
             int64_t hd, int64_t hdv, float scale, AttnScratch& scratch, float* out);
 
+// attend() for the `group` query heads that share one KV head (GQA): q (group, hd), out (group, hdv). Every head's
+// output is attend()'s bit for bit; the K and V rows are loaded and converted once for the whole group.
+void attend_group(const float* q, int64_t group, const uint16_t* k, size_t k_stride, const uint16_t* v, size_t v_stride,
+                  int32_t n_kv, int64_t hd, int64_t hdv, float scale, AttnScratch& scratch, float* out);
+
+// The scalar loops alone (the spec the SIMD paths reproduce), for tests.
+void attend_reference(const float* q, const uint16_t* k, size_t k_stride, const uint16_t* v, size_t v_stride,
+                      int32_t n_kv, int64_t hd, int64_t hdv, float scale, AttnScratch& scratch, float* out);
+
 // The same over a Q8_0 cache: k/v rows are Q8_0 blocks (hd and hdv multiples of 32), strides in bytes. q is
 // converted to Q8_0 and dotted with the integer kernel; V rows are decoded to f32 and weighted by the f32
 // probabilities. Same fixed order over positions.

@@ -151,28 +151,31 @@ const float* Context::logits(size_t i) const {
   return logits_.data() + static_cast<size_t>(logit_row_[i]) * static_cast<size_t>(model_.hparams().n_vocab);
 }
 
-// Attention of every batch token over its own sequence's cached positions [0, pos]: one task per
-// (token, head), each computed by attend() alone, so the split over threads cannot change a bit.
+// Attention of every batch token over its own sequence's cached positions [0, pos]: one task per (token, KV head)
+// for an F16 cache (the query heads sharing that KV head read its keys once, see attend_group), per (token, head)
+// for Q8_0; every head's output is computed by one call alone, so the split over threads cannot change a bit.
 void Context::attention(const Batch& b, int64_t layer) {
   const HParams& hp = model_.hparams();
   const int64_t T = static_cast<int64_t>(b.size());
   const int64_t hd = hp.head_dim, hdv = hp.head_dim_v, group = hp.n_head / hp.n_head_kv;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  if (params_.kv_type == GgmlType::F16) {
+    pool_->run(T * hp.n_head_kv, [&](int64_t task, int thread) {
+      const int64_t t = task / hp.n_head_kv, kvh = task % hp.n_head_kv, h = kvh * group;
+      const int32_t s = b.seq[static_cast<size_t>(t)], n_kv = b.pos[static_cast<size_t>(t)] + 1;
+      attend_group(q_.data() + (t * hp.n_head + h) * hd, group,
+                   reinterpret_cast<const uint16_t*>(k_at(layer, s, 0)) + kvh * hd, static_cast<size_t>(k_row_),
+                   reinterpret_cast<const uint16_t*>(v_at(layer, s, 0)) + kvh * hdv, static_cast<size_t>(v_row_), n_kv,
+                   hd, hdv, scale, att_scratch_[static_cast<size_t>(thread)], attn_.data() + (t * hp.n_head + h) * hdv);
+    });
+    return;
+  }
   pool_->run(T * hp.n_head, [&](int64_t task, int thread) {
     const int64_t t = task / hp.n_head, h = task % hp.n_head, kvh = h / group;
     const int32_t s = b.seq[static_cast<size_t>(t)], n_kv = b.pos[static_cast<size_t>(t)] + 1;
-    const float* q = q_.data() + (t * hp.n_head + h) * hd;
-    float* out = attn_.data() + (t * hp.n_head + h) * hdv;
-    AttnScratch& scratch = att_scratch_[static_cast<size_t>(thread)];
-    if (params_.kv_type == GgmlType::F16) {
-      attend(q, reinterpret_cast<const uint16_t*>(k_at(layer, s, 0)) + kvh * hd, static_cast<size_t>(k_row_),
-             reinterpret_cast<const uint16_t*>(v_at(layer, s, 0)) + kvh * hdv, static_cast<size_t>(v_row_), n_kv, hd,
-             hdv, scale, scratch, out);
-    } else {
-      attend_q8_0(q, k_at(layer, s, 0) + *row_size(GgmlType::Q8_0, kvh * hd), k_row_bytes_,
-                  v_at(layer, s, 0) + *row_size(GgmlType::Q8_0, kvh * hdv), v_row_bytes_, n_kv, hd, hdv, scale, scratch,
-                  out);
-    }
+    attend_q8_0(q_.data() + (t * hp.n_head + h) * hd, k_at(layer, s, 0) + *row_size(GgmlType::Q8_0, kvh * hd),
+                k_row_bytes_, v_at(layer, s, 0) + *row_size(GgmlType::Q8_0, kvh * hdv), v_row_bytes_, n_kv, hd, hdv,
+                scale, att_scratch_[static_cast<size_t>(thread)], attn_.data() + (t * hp.n_head + h) * hdv);
   });
 }
 

@@ -182,8 +182,10 @@ TEST_P(X86Kernels, GemmEqualsVecDotBitwise) {
                      GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::F16,
                      GgmlType::BF16}) {
     const int64_t bs = std::max<int64_t>(type_info(t)->block_size, 32);
-    for (int64_t n : {bs, 3 * bs}) {
-      for (int64_t n_rows : {1, 5, 8, 13, 19}) {
+    // the widest rows make several row blocks (qgemm keeps ~128 KB of rows in L2), with a remainder
+    for (int64_t n : {bs, 3 * bs, 128 * bs}) {
+      for (int64_t n_rows : {1, 5, 8, 13, 19, 61}) {
+        if ((n == 128 * bs) != (n_rows == 61)) continue;
         const size_t ow = 3, oa = 1;
         const bool raw = t != GgmlType::F16 && t != GgmlType::BF16 && n_rows % 2 == 1;
         const auto w = make_weights(t, n, n_rows, ow, raw, rng);
