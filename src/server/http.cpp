@@ -1,10 +1,15 @@
 // The HTTP side of `ondi serve`: routes, authentication, limits, SSE streaming, metrics and graceful shutdown.
+#include <dirent.h>
 #include <httplib.h>
+#include <netdb.h>
+#include <poll.h>
 #include <pthread.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <map>
 #include <mutex>
@@ -40,6 +45,64 @@ std::string model_id_from_path(const std::string& path) {
 }
 
 std::string sse(const json& j) { return "data: " + dump(j) + "\n\n"; }
+
+// How often a handler waiting for its generation looks whether its client is still there.
+constexpr auto kPeerCheck = std::chrono::milliseconds(200);
+
+bool same_endpoint(const sockaddr_storage& a, socklen_t len, const std::string& ip, int port) {
+  int p;
+  if (a.ss_family == AF_INET)
+    p = ntohs(reinterpret_cast<const sockaddr_in&>(a).sin_port);
+  else if (a.ss_family == AF_INET6)
+    p = ntohs(reinterpret_cast<const sockaddr_in6&>(a).sin6_port);
+  else
+    return false;
+  if (p != port) return false;
+  // Spelled as cpp-httplib spells Request::remote_addr and local_addr.
+  char host[NI_MAXHOST];
+  if (getnameinfo(reinterpret_cast<const sockaddr*>(&a), len, host, sizeof host, nullptr, 0, NI_NUMERICHOST) != 0)
+    return false;
+  return ip == host;
+}
+
+// The socket of the connection `req` came on, or -1. cpp-httplib 0.11 does not hand it to handlers, but a handler
+// runs on the thread that serves its connection, which closes the socket only after the handler returns: the one
+// socket of this process with the request's (local, remote) address pair stays this request's all along.
+int connection_socket(const httplib::Request& req) {
+  if (req.remote_port < 0 || req.local_port < 0) return -1;
+  DIR* d = opendir("/proc/self/fd");
+  if (!d) return -1;
+  int found = -1;
+  while (const dirent* e = readdir(d)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    const int fd = std::atoi(e->d_name);
+    if (fd == dirfd(d)) continue;
+    sockaddr_storage a{};
+    socklen_t len = sizeof a;
+    if (getpeername(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0 ||
+        !same_endpoint(a, len, req.remote_addr, req.remote_port))
+      continue;
+    len = sizeof a;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0 ||
+        !same_endpoint(a, len, req.local_addr, req.local_port))
+      continue;
+    found = fd;
+    break;
+  }
+  closedir(d);
+  return found;
+}
+
+// True once the client has closed its end (or reset the connection). A client that only shuts down its sending
+// side while it still reads counts as gone too, as nginx counts it; no OpenAI client does that.
+bool peer_gone(int sock) {
+  if (sock < 0) return false;
+  pollfd p{sock, POLLIN | POLLRDHUP, 0};
+  if (poll(&p, 1, 0) <= 0) return false;
+  if (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) return true;
+  char c;
+  return (p.revents & POLLIN) && recv(sock, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
 
 class Server {
  public:
@@ -188,25 +251,41 @@ class Server {
         return;
     }
     ResponseMeta meta{api, new_id(api), id_, static_cast<int64_t>(std::time(nullptr)), r->logprobs};
+    const int sock = connection_socket(req);
     if (p.stream) {
-      stream(meta, r, p.include_usage, res);
+      stream(meta, r, p.include_usage, sock, res);
       return;
     }
     ++in_flight_;
     std::string text;
     std::vector<TokenLogprob> lps;
     Finish f;
-    {
-      std::unique_lock<std::mutex> lk(r->mu);
-      r->cv.wait(lk, [&] { return r->finish != Finish::none; });
-      for (auto& ev : r->events) {
-        text += ev.text;
-        if (ev.has_logprob) lps.push_back(std::move(ev.logprob));
+    bool client_gone = false;
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lk(r->mu);
+        if (r->cv.wait_for(lk, kPeerCheck, [&] { return r->finish != Finish::none; })) {
+          for (auto& ev : r->events) {
+            text += ev.text;
+            if (ev.has_logprob) lps.push_back(std::move(ev.logprob));
+          }
+          f = r->finish;
+          break;
+        }
       }
-      f = r->finish;
+      // Nothing is written until the answer is complete, so only looking at the socket tells that nobody waits
+      // for it any more; the scheduler then frees the slot instead of generating to max_tokens or the timeout.
+      if (!client_gone && peer_gone(sock)) {
+        client_gone = true;
+        sched_.cancel(r);
+      }
     }
     --in_flight_;
-    if (f == Finish::error) {
+    if (client_gone) {
+      // Nobody reads this; the status (nginx's "client closed request") is for the logger and /metrics.
+      send_error(res, server_error(499, "the client closed the connection before the answer was ready",
+                                   "invalid_request_error", "client_closed_request"));
+    } else if (f == Finish::error) {
       send_error(res, server_error(500, "generation failed: " + r->error, "server_error"));
     } else if (f == Finish::timeout) {
       send_error(res, server_error(504, "the request took longer than " + std::to_string(opt_.timeout_s) + " s",
@@ -218,7 +297,7 @@ class Server {
     }
   }
 
-  void stream(const ResponseMeta& meta, const std::shared_ptr<GenRequest>& r, bool include_usage,
+  void stream(const ResponseMeta& meta, const std::shared_ptr<GenRequest>& r, bool include_usage, int sock,
               httplib::Response& res) {
     struct State {
       bool sent_role = false;
@@ -231,8 +310,14 @@ class Server {
     res.set_header("X-Accel-Buffering", "no");
     res.set_chunked_content_provider(
         "text/event-stream",
-        [this, meta, r, st, include_usage](size_t, httplib::DataSink& sink) -> bool {
+        [this, meta, r, st, include_usage, sock](size_t, httplib::DataSink& sink) -> bool {
           if (st->done) return false;
+          // A failed write finds most clients that went away, but nothing is written while the request waits in
+          // the queue, and the first write after the client closed still succeeds.
+          if (peer_gone(sock)) {
+            sched_.cancel(r);
+            return false;
+          }
           std::deque<Event> evs;
           Finish f;
           {
@@ -270,7 +355,7 @@ class Server {
           if (out.empty() && Clock::now() - st->last_write > std::chrono::seconds(5)) out = ": keep-alive\n\n";
           if (!out.empty()) {
             if (!sink.write(out.data(), out.size())) {
-              r->cancel.store(true);
+              sched_.cancel(r);
               return false;
             }
             st->last_write = Clock::now();
@@ -283,7 +368,7 @@ class Server {
         },
         [this, r](bool) {
           // However the response ended (done, client gone, server stopping), the request is over.
-          r->cancel.store(true);
+          sched_.cancel(r);
           --in_flight_;
         });
   }

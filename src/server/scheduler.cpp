@@ -82,6 +82,26 @@ Scheduler::Submit Scheduler::submit(const std::shared_ptr<GenRequest>& r) {
   return Submit::ok;
 }
 
+void Scheduler::cancel(const std::shared_ptr<GenRequest>& r) {
+  r->cancel.store(true);
+  bool dequeued = false;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    const auto it = std::find(queue_.begin(), queue_.end(), r);
+    if (it != queue_.end()) {
+      queue_.erase(it);
+      dequeued = true;
+      cv_.notify_all();  // shutdown() may be waiting for the queue to empty
+    }
+  }
+  // It was never admitted, so the scheduler will never finish it.
+  if (dequeued) {
+    std::lock_guard<std::mutex> lk(r->mu);
+    r->finish = Finish::cancelled;
+    r->cv.notify_all();
+  }
+}
+
 void Scheduler::shutdown(std::chrono::milliseconds grace) {
   accepting_.store(false);
   if (!thread_.joinable()) return;

@@ -85,6 +85,11 @@ class Scheduler {
   enum class Submit { ok, queue_full, shutting_down };
   Submit submit(const std::shared_ptr<GenRequest>& r);
 
+  // Any thread, for a request whose client went away: a queued request leaves the queue at once (finished as
+  // cancelled), so its place goes to a client still waiting; a running one stops before the next step and frees
+  // its slot.
+  void cancel(const std::shared_ptr<GenRequest>& r);
+
   // Stops taking requests; lets queued and running ones finish for up to `grace`, then cancels the rest and
   // stops the thread. Idempotent.
   void shutdown(std::chrono::milliseconds grace);

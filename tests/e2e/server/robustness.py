@@ -57,7 +57,7 @@ def metrics(port, key):
     assert s == 200
     out = {}
     for line in data.decode().splitlines():
-        m = re.match(r"^(ondi_[a-z_]+) ([-0-9.e+]+)$", line)
+        m = re.match(r"^(ondi_[a-z_]+(?:\{[^}]*\})?) ([-0-9.e+]+)$", line)  # labelled ones with their labels
         if m:
             out[m.group(1)] = float(m.group(2))
     return out
