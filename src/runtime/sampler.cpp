@@ -189,6 +189,19 @@ int32_t Sampler::sample(const float* logits) {
   return p_.temperature <= 0.0f ? sample_greedy() : sample_dist();
 }
 
+const std::vector<std::pair<float, int32_t>>& Sampler::candidates() const {
+  if (!cand_sorted_) {
+    // The draw's weights (double, monotone in the logits) give the chain's order; float probabilities could tie.
+    auto& c = const_cast<std::vector<Cand>&>(cand_);
+    std::sort(c.begin(), c.end(), [this](const Cand& a, const Cand& b) {
+      const double wa = w_[static_cast<size_t>(a.second)], wb = w_[static_cast<size_t>(b.second)];
+      return wa > wb || (wa == wb && a.second < b.second);
+    });
+    cand_sorted_ = true;
+  }
+  return cand_;
+}
+
 int32_t Sampler::sample_greedy() {
   // Strict > keeps the first (lowest id) of equal maxima; all -inf leaves id 0.
   size_t best = 0;
@@ -196,6 +209,7 @@ int32_t Sampler::sample_greedy() {
     if (cand_[i].first > cand_[best].first) best = i;
   }
   const int32_t id = cand_[best].second;
+  cand_sorted_ = true;
   cand_.resize(1);
   cand_[0] = {1.0f, id};
   return id;
@@ -280,10 +294,17 @@ int32_t Sampler::sample_dist() {
     }
     m = keep;
   }
-  if (sorted < m) std::sort(b + static_cast<ptrdiff_t>(sorted), b + static_cast<ptrdiff_t>(m), better);
+  // Nothing truncated by rank (no top-k, top-p, or a top-p whose cut the rounding never reached): the draw walks
+  // the survivors in id order instead of sorting the whole vocabulary (a full sort of 128k candidates was a
+  // quarter of a batched server step). Any fixed order draws from the same distribution; this one is canonical too.
+  cand_sorted_ = sorted >= m;
+  if (sorted > 0 && sorted < m) {
+    std::sort(b + static_cast<ptrdiff_t>(sorted), b + static_cast<ptrdiff_t>(m), better);
+    cand_sorted_ = true;
+  }
   cand_.resize(m);
 
-  // Renormalize over the kept tokens and draw, both walking the sorted order.
+  // Renormalize over the kept tokens and draw, both walking the order above.
   double zk = 0.0;
   for (size_t i = 0; i < m; ++i) zk += w_of(cand_[i]);
   const double target = rng_.next_double() * zk;

@@ -83,9 +83,9 @@ class Sampler {
   const SamplerParams& params() const { return p_; }
 
   // Diagnostics and tests: after sample(), the tokens that survived truncation as (probability after
-  // renormalization, id), in the sorted order of the draw; after a greedy sample, the single (1, id).
-  // Valid until the next sample() call.
-  const std::vector<std::pair<float, int32_t>>& candidates() const { return cand_; }
+  // renormalization, id), most probable first (ties: lower id first); after a greedy sample, the single (1, id).
+  // Valid until the next sample() call. Sorts on first use when the draw did not need the order.
+  const std::vector<std::pair<float, int32_t>>& candidates() const;
 
  private:
   Sampler(const SamplerParams& p, int32_t n_vocab);
@@ -101,7 +101,8 @@ class Sampler {
   std::vector<int32_t> counts_;  // per-token count within the window (n_vocab entries when penalize_)
   std::vector<int32_t> seen_;    // distinct tokens with counts_ > 0, in no particular order
   std::vector<std::pair<float, int32_t>> cand_;  // scratch: (logit, id), then (probability, id)
-  std::vector<double> w_;  // scratch: softmax weight w of each candidate, indexed by token id (n_vocab)
+  std::vector<double> w_;            // scratch: softmax weight w of each candidate, indexed by token id (n_vocab)
+  mutable bool cand_sorted_ = true;  // cand_ is in the chain's order (else id order: candidates() sorts it)
 };
 
 }  // namespace ondi

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <system_error>
+#include <thread>
 
 namespace ondi::server {
 namespace {
@@ -288,16 +290,19 @@ void Scheduler::emit(Slot& s, Event ev) {
   s.req->cv.notify_all();
 }
 
-void Scheduler::on_logits(Slot& s, const float* logits) {
-  GenRequest& r = *s.req;
-  const int32_t tok = ondi_sampler_sample(s.sampler, logits);
-  if (tok < 0 || tok >= n_vocab_) return finish(s, Finish::error, "sampler returned no token");
+void Scheduler::draw(Slot& s, const float* logits, int32_t n_vocab, int32_t& tok, Event& ev) {
+  tok = ondi_sampler_sample(s.sampler, logits);
+  if (tok < 0 || tok >= n_vocab) return;
   ondi_sampler_accept(s.sampler, tok);
-  Event ev;
-  if (r.logprobs) {
+  if (s.req->logprobs) {
     ev.has_logprob = true;
-    ev.logprob = logprobs_of(logits, n_vocab_, tok, r.top_logprobs);
+    ev.logprob = logprobs_of(logits, n_vocab, tok, s.req->top_logprobs);
   }
+}
+
+void Scheduler::on_token(Slot& s, int32_t tok, Event ev) {
+  GenRequest& r = *s.req;
+  if (tok < 0 || tok >= n_vocab_) return finish(s, Finish::error, "sampler returned no token");
   int32_t n_gen;
   {
     std::lock_guard<std::mutex> lk(r.mu);
@@ -385,7 +390,10 @@ void Scheduler::step() {
     return;
   }
   for (auto& [s, take] : chunks) s->next_prompt += take;
-  int64_t produced = 0;
+  // Each draw is a pass over the vocabulary (softmax weights, maybe logprobs): with 8 requests running, done one
+  // after another they took a fifth of a step while the compute threads waited. Every slot has its own sampler
+  // and draw touches nothing else, so the draws run on a few threads and give the same tokens.
+  std::vector<std::pair<Slot*, const float*>> draws;
   for (size_t i = 0; i < b_tok_.size(); ++i) {
     Slot* s = b_owner_[i];
     if (!s || !s->req) continue;
@@ -394,7 +402,28 @@ void Scheduler::step() {
       finish(*s, Finish::error, "no logits for a batch entry that asked for them");
       continue;
     }
-    on_logits(*s, logits);
+    draws.emplace_back(s, logits);
+  }
+  std::vector<int32_t> toks(draws.size(), -1);
+  std::vector<Event> evs(draws.size());
+  const size_t n_threads =
+      std::min<size_t>(draws.size(), std::max(1u, std::min(std::thread::hardware_concurrency(), 8u)));
+  auto run = [&](size_t t) {
+    for (size_t k = t; k < draws.size(); k += n_threads)
+      draw(*draws[k].first, draws[k].second, n_vocab_, toks[k], evs[k]);
+  };
+  std::vector<std::thread> helpers;
+  size_t started = 1;
+  try {
+    for (; started < n_threads; ++started) helpers.emplace_back(run, started);
+  } catch (const std::system_error&) {  // no thread to be had: this one draws the rest
+  }
+  if (!draws.empty()) run(0);
+  for (size_t t = started; t < n_threads; ++t) run(t);
+  for (auto& h : helpers) h.join();
+  int64_t produced = 0;
+  for (size_t k = 0; k < draws.size(); ++k) {
+    on_token(*draws[k].first, toks[k], std::move(evs[k]));
     ++produced;
   }
   std::lock_guard<std::mutex> lk(mu_);

@@ -117,7 +117,10 @@ class Scheduler {
   void step();
   void finish(Slot& s, Finish why, const std::string& error = "");
   void emit(Slot& s, Event ev);
-  void on_logits(Slot& s, const float* logits);
+  // Draws the slot's next token (and its logprobs when asked): independent per slot, so a step's draws run on
+  // several threads; on_token then does the bookkeeping in batch order on the scheduler thread.
+  static void draw(Slot& s, const float* logits, int32_t n_vocab, int32_t& tok, Event& ev);
+  void on_token(Slot& s, int32_t tok, Event ev);
 
   const ondi_model* model_;
   ondi_context* ctx_;
