@@ -13,6 +13,7 @@
 #include <cstring>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 #include "core/fp16.h"
 #include "kernels/kernels.h"
