@@ -14,23 +14,20 @@ struct AttnScratch {
   std::vector<float> row;     // one dequantized V row (Q8_0 cache)
 };
 
-// out: (hdv) = softmax(scale * K q) V over positions [0, n_kv). k: row j at k + j * k_stride (hd halves),
-// v: row j at v + j * v_stride (hdv halves). Mirrors the reference engine's numerics: q rounded to F16 before
-// q.k, softmax in f32 with its sum in double, probabilities rounded to F16 before weighting V. The result
-// depends only on the inputs (fixed order over positions), never on the thread that runs it.
-void attend(const float* q, const uint16_t* k, size_t k_stride, const uint16_t* v, size_t v_stride, int32_t n_kv,
-            int64_t hd, int64_t hdv, float scale, AttnScratch& scratch, float* out);
-
-// attend() for the `group` query heads that share one KV head (GQA): q (group, hd), out (group, hdv). Every head's
-// output is attend()'s bit for bit; the K and V rows are loaded and converted once for the whole group.
+// The `group` query heads that share one KV head (GQA; group 1 without GQA): q (group, hd), out (group, hdv), each
+// head's out = softmax(scale * K q) V over positions [0, n_kv). k: row j at k + j * k_stride (hd halves), v: row j at
+// v + j * v_stride (hdv halves). Mirrors the reference engine's numerics: q rounded to F16 before q.k, softmax in f32
+// with its sum in double, probabilities rounded to F16 before weighting V. Each head's result is attend_reference()'s
+// bit for bit and depends only on its inputs (fixed order over positions), never on the thread that runs it or on
+// the group size; the K and V rows are loaded and converted once for the whole group.
 void attend_group(const float* q, int64_t group, const uint16_t* k, size_t k_stride, const uint16_t* v, size_t v_stride,
                   int32_t n_kv, int64_t hd, int64_t hdv, float scale, AttnScratch& scratch, float* out);
 
-// The scalar loops alone (the spec the SIMD paths reproduce), for tests.
+// One head by the scalar loops alone: the spec the SIMD paths reproduce (used where SIMD is off, and by tests).
 void attend_reference(const float* q, const uint16_t* k, size_t k_stride, const uint16_t* v, size_t v_stride,
                       int32_t n_kv, int64_t hd, int64_t hdv, float scale, AttnScratch& scratch, float* out);
 
-// The same over a Q8_0 cache: k/v rows are Q8_0 blocks (hd and hdv multiples of 32), strides in bytes. q is
+// One head over a Q8_0 cache: k/v rows are Q8_0 blocks (hd and hdv multiples of 32), strides in bytes. q is
 // converted to Q8_0 and dotted with the integer kernel; V rows are decoded to f32 and weighted by the f32
 // probabilities. Same fixed order over positions.
 void attend_q8_0(const float* q, const uint8_t* k, size_t k_stride, const uint8_t* v, size_t v_stride, int32_t n_kv,
