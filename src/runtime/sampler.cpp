@@ -192,8 +192,7 @@ int32_t Sampler::sample(const float* logits) {
 const std::vector<std::pair<float, int32_t>>& Sampler::candidates() const {
   if (!cand_sorted_) {
     // The draw's weights (double, monotone in the logits) give the chain's order; float probabilities could tie.
-    auto& c = const_cast<std::vector<Cand>&>(cand_);
-    std::sort(c.begin(), c.end(), [this](const Cand& a, const Cand& b) {
+    std::sort(cand_.begin(), cand_.end(), [this](const Cand& a, const Cand& b) {
       const double wa = w_[static_cast<size_t>(a.second)], wb = w_[static_cast<size_t>(b.second)];
       return wa > wb || (wa == wb && a.second < b.second);
     });

@@ -100,7 +100,8 @@ class Sampler {
   std::deque<int32_t> history_;  // last penalty_last_n accepted tokens (unused when penalty_last_n == -1)
   std::vector<int32_t> counts_;  // per-token count within the window (n_vocab entries when penalize_)
   std::vector<int32_t> seen_;    // distinct tokens with counts_ > 0, in no particular order
-  std::vector<std::pair<float, int32_t>> cand_;  // scratch: (logit, id), then (probability, id)
+  // scratch: (logit, id), then (probability, id); mutable because candidates() may sort it on first use
+  mutable std::vector<std::pair<float, int32_t>> cand_;
   std::vector<double> w_;            // scratch: softmax weight w of each candidate, indexed by token id (n_vocab)
   mutable bool cand_sorted_ = true;  // cand_ is in the chain's order (else id order: candidates() sorts it)
 };

@@ -96,8 +96,8 @@ double read_bandwidth_gbs(const uint64_t* data, size_t n, unsigned threads, int 
 }
 
 // The bandwidth decode can use: read over the model file's own pages when the file is well above the caches (the
-// same physical pages the weights are read from: on this kind of VM an anonymous buffer's bandwidth differed from
-// run to run by 1.7x, with page placement), else over a `bw_mib` buffer. Returns GB/s and names the source.
+// same physical pages, and page sizes, the weights are read from), else over a `bw_mib` buffer. Returns GB/s and
+// names the source.
 double decode_bandwidth_gbs(const std::string& path, int bw_mib, unsigned threads, std::string& source) {
   constexpr size_t kMinFile = size_t{256} << 20;
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
