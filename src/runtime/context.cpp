@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "core/fp16.h"
+#include "core/process_memory.h"
 #include "kernels/kernels.h"
 #include "tensor/quants.h"
 
@@ -52,8 +53,9 @@ Result<std::unique_ptr<Context>> Context::create(const Model& model, const Conte
     c->k_.resize(B * c->k_row_);
     c->v_.resize(B * c->v_row_);
     c->attn_.resize(B * hp.n_head * hp.head_dim_v);
-    c->gate_.resize(B * hp.n_ff);
-    c->up_.resize(B * hp.n_ff);
+    const size_t F = std::min<size_t>(B, kFfnChunk);
+    c->gate_.resize(F * hp.n_ff);
+    c->up_.resize(F * hp.n_ff);
     c->rope_.resize(B * hp.n_rot);
     c->out_norm_.resize(static_cast<size_t>(p.n_outputs) * hp.n_embd);
     c->logits_.resize(static_cast<size_t>(p.n_outputs) * hp.n_vocab);
@@ -245,12 +247,16 @@ void Context::forward(const Batch& b) {
     for (int64_t i = 0; i < T * D; ++i) x_[static_cast<size_t>(i)] += h_[static_cast<size_t>(i)];
 
     for (int64_t t = 0; t < T; ++t) rms_norm(x_.data() + t * D, L.ffn_norm.data(), h_.data() + t * D, D, hp.rms_eps);
-    matmul(L.ffn_gate, h_.data(), T, gate_.data(), pool, scratch_);
-    matmul(L.ffn_up, h_.data(), T, up_.data(), pool, scratch_);
-    const int64_t F = T * hp.n_ff;
-    for (int64_t i = 0; i < F; ++i)
-      gate_[static_cast<size_t>(i)] = silu(gate_[static_cast<size_t>(i)]) * up_[static_cast<size_t>(i)];
-    matmul(L.ffn_down, gate_.data(), T, h_.data(), pool, scratch_);
+    // h_ rows [t0, t1) are read by gate and up before down overwrites them, so later chunks still see their input.
+    for (int64_t t0 = 0; t0 < T; t0 += kFfnChunk) {
+      const int64_t n = std::min(kFfnChunk, T - t0);
+      matmul(L.ffn_gate, h_.data() + t0 * D, n, gate_.data(), pool, scratch_);
+      matmul(L.ffn_up, h_.data() + t0 * D, n, up_.data(), pool, scratch_);
+      const int64_t F = n * hp.n_ff;
+      for (int64_t i = 0; i < F; ++i)
+        gate_[static_cast<size_t>(i)] = silu(gate_[static_cast<size_t>(i)]) * up_[static_cast<size_t>(i)];
+      matmul(L.ffn_down, gate_.data(), n, h_.data() + t0 * D, pool, scratch_);
+    }
     for (int64_t i = 0; i < T * D; ++i) x_[static_cast<size_t>(i)] += h_[static_cast<size_t>(i)];
   }
 
@@ -296,9 +302,10 @@ MemoryPlan plan_memory(const Model& m, const ContextParams& params) {
                   (row_size(kv, static_cast<int64_t>(k_row)).value_or(2 * k_row) +
                    row_size(kv, static_cast<int64_t>(v_row)).value_or(2 * v_row));
   // Mirrors Context::create and the matmul scratch.
-  uint64_t floats = B * (2 * hp.n_embd + hp.n_head * hp.head_dim + k_row + v_row + hp.n_head * hp.head_dim_v +
-                         2 * hp.n_ff + hp.n_rot) +
-                    O * (hp.n_embd + hp.n_vocab);
+  const uint64_t F = std::min<uint64_t>(B, Context::kFfnChunk);
+  uint64_t floats =
+      B * (2 * hp.n_embd + hp.n_head * hp.head_dim + k_row + v_row + hp.n_head * hp.head_dim_v + hp.n_rot) +
+      F * 2 * hp.n_ff + O * (hp.n_embd + hp.n_vocab);
   floats += static_cast<uint64_t>(p.n_threads) * (static_cast<uint64_t>(p.n_ctx) + hp.head_dim);
   uint64_t act = 0;
   auto consider = [&](const Weight& w, uint64_t rows) {
@@ -306,13 +313,17 @@ MemoryPlan plan_memory(const Model& m, const ContextParams& params) {
   };
   for (int64_t l = 0; l < hp.n_layer; ++l) {
     const LayerWeights& L = m.layer(l);
-    for (const Weight* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) consider(*w, B);
+    for (const Weight* w : {&L.wq, &L.wk, &L.wv, &L.wo}) consider(*w, B);
+    for (const Weight* w : {&L.ffn_gate, &L.ffn_up, &L.ffn_down}) consider(*w, F);
   }
   consider(m.output(), O);
   plan.scratch = floats * sizeof(float) + act;
-  // Code and libraries, the allocator's own use, and each worker thread's touched stack: measured on x86-64
-  // Debian 12 with a model whose other parts are negligible (tests/e2e/memory_plan.sh checks the total).
-  plan.overhead = (6ull << 20) + static_cast<uint64_t>(p.n_threads) * (256ull << 10);
+  // The executable and libraries as resident now (the CLI's are ~14 MiB: libcrypto, libstdc++, libc, ...; an
+  // embedding app's differ, so they are measured, not assumed), the allocator's own use, and each worker thread's
+  // touched stack. tests/e2e/memory_plan.sh checks the total against the measured peak.
+  uint64_t code = resident_code_bytes();
+  if (code == 0) code = 12ull << 20;  // no /proc: the CLI's figure on x86-64 Debian 12
+  plan.overhead = code + (2ull << 20) + static_cast<uint64_t>(p.n_threads) * (256ull << 10);
   return plan;
 }
 

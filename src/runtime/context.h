@@ -92,6 +92,11 @@ class Context {
   size_t kv_bytes() const;
   ThreadPool& pool() { return *pool_; }
 
+  // The FFN runs over at most this many tokens at a time: its (tokens, n_ff) gate and up activations are the
+  // largest scratch (32 MiB at 512 tokens for a 1B model), while a 128-token chunk already keeps the kernels
+  // compute-bound. Each output element's reduction is unchanged, so chunking never changes a bit.
+  static constexpr int64_t kFfnChunk = 128;
+
  private:
   Context(const Model& m, const ContextParams& p);
   Status validate(const Batch& b) const;
@@ -111,7 +116,7 @@ class Context {
   int64_t k_row_ = 0, v_row_ = 0;
   size_t k_row_bytes_ = 0, v_row_bytes_ = 0;
 
-  // activations for up to n_batch tokens
+  // activations for up to n_batch tokens (gate_, up_: up to kFfnChunk tokens)
   std::vector<float> x_, h_, q_, k_, v_, attn_, gate_, up_, rope_, out_norm_, logits_;
   std::vector<int64_t> logit_row_;        // batch index -> row in logits_ (-1: none)
   std::vector<AttnScratch> att_scratch_;  // per thread

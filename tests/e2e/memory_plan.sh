@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The memory plan is a prediction made before loading; here it meets the measurement. For each model, the peak
 # RSS of an `ondi logits` run that fills its whole context (all weights read, every KV position written, a full
-# prefill chunk of scratch) must be within 10% of `ondi info --plan` for the same settings. Then --memory-limit
+# prefill chunk of scratch) may exceed `ondi info --plan` for the same settings by at most 2% (measurement noise:
+# the memory must stay inside the plan) and fall short of it by at most 10% (a useful plan). Then --memory-limit
 # refuses a plan that does not fit, explaining it, and --fit shortens the context instead.
 set -euo pipefail
 tmp="$(mktemp -d)"
@@ -17,12 +18,12 @@ for m in "$tmp/mem.gguf" "$ONDI_GOLDEN_DIR/llama3-tok-f16.gguf" "$ONDI_GOLDEN_DI
     rss_kb=$(/usr/bin/time -f '%M' "$ondi" logits "$m" --ids "$ids" -c 512 --batch 512 -t $t --last 1 \
                -o "$tmp/x.logits" 2>&1 >/dev/null | tail -1)
     rss=$((rss_kb * 1024))
-    /usr/bin/python3 - "$plan" "$rss" "$(basename "$m") -t $t" <<'PY' || fail "plan and RSS differ by more than 10%"
+    /usr/bin/python3 - "$plan" "$rss" "$(basename "$m") -t $t" <<'PY' || fail "peak RSS is not within -10%..+2% of the plan"
 import sys
 plan, rss, name = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 err = (rss - plan) / plan
 print(f"{name}: plan {plan / 2**20:.1f} MiB, peak RSS {rss / 2**20:.1f} MiB ({err:+.1%})")
-sys.exit(0 if abs(err) <= 0.10 else 1)
+sys.exit(0 if -0.10 <= err <= 0.02 else 1)
 PY
   done
 done
