@@ -1,12 +1,14 @@
-// attend_group(): the scalar loops are the spec; on x86-64 with AVX2/F16C (unless ONDI_KERNELS=scalar) the two
-// O(n_kv * head_dim) loops run in SIMD with the same IEEE operations in the same order per output, so both paths
-// give identical bits:
-//  - q.k: 8 keys at a time, one f32 lane per key. An 8x8 block of F16 keys is transposed so that lane j of
-//    vector d holds k[j][d]; each lane then runs the scalar sequence dot = dot + k[j][d] * q[d], d ascending
-//    (for every query head of the group from the same transposed block).
-//  - p.V: 8 output dims per vector, out[d] = out[d] + v[j][d] * p[j], j ascending, as the scalar loop.
-// No FMA contraction (a separate multiply and add per step), no reordering: the result stays independent of the
-// instruction set, of the thread that runs it, and of how many keys are processed together.
+// attend_group(): the scalar loops are the spec; on x86-64 with AVX2/FMA/F16C (unless ONDI_KERNELS=scalar) they run
+// in SIMD with the same IEEE operations in the same order per output, so both paths give identical bits:
+//  - q.k: 8 lanes over the head dimension (lane l takes d = 8i + l), each a chain of fused multiply-adds in
+//    ascending d, then the fixed tree ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)), then the dims past the last
+//    multiple of 8 in order. One key's row is loaded and converted once for every query head of the group.
+//  - softmax: exp is ondi's own (exp_det: Cody-Waite reduction and a degree-7 polynomial, no FMA), so the scalar
+//    and SIMD paths and every machine agree; the sum runs in double over 4 lanes (position j into lane j mod 4, in
+//    ascending j), then (s0 + s1) + (s2 + s3), then the positions past the last multiple of 4.
+//  - p.V: 8 output dims per vector, out[d] = fma(v[j][d], p[j], out[d]), j ascending.
+// Measured at a 3000-token context (1B Q4_0, 2 threads), the previous spec (q.k one lane per key after an 8x8 F16
+// transpose, separate multiply and add, libm's expf) made attention ~55% of all the time.
 #include "runtime/attention.h"
 
 #include <algorithm>
@@ -27,74 +29,156 @@
 namespace ondi {
 namespace {
 
+// The q.k lane tree, written out so that the SIMD horizontal sum below matches it operation for operation.
+inline float lane_tree(const float* a) { return ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7])); }
+
 void scores_scalar(const uint16_t* q16, const uint16_t* k, size_t k_stride, int32_t n_kv, int64_t hd, float scale,
                    float* sc) {
+  const int64_t hd8 = hd & ~int64_t{7};
   for (int32_t j = 0; j < n_kv; ++j) {
     const uint16_t* kj = k + static_cast<size_t>(j) * k_stride;
-    float dot = 0.0f;
-    for (int64_t d = 0; d < hd; ++d) dot += fp16_to_f32(kj[d]) * fp16_to_f32(q16[d]);
+    float acc[8] = {};
+    for (int64_t d0 = 0; d0 < hd8; d0 += 8)
+      for (int l = 0; l < 8; ++l) acc[l] = std::fma(fp16_to_f32(kj[d0 + l]), fp16_to_f32(q16[d0 + l]), acc[l]);
+    float dot = lane_tree(acc);
+    for (int64_t d = hd8; d < hd; ++d) dot = std::fma(fp16_to_f32(kj[d]), fp16_to_f32(q16[d]), dot);
     sc[j] = dot * scale;
   }
+}
+
+// e^x for the softmax's x <= 0 (0 below -87, where e^x is under 2^-125 and its F16 probability is 0 anyway):
+// n = round(x / ln 2) by the 1.5 * 2^23 trick, r = x - n ln 2 in two parts (Cody-Waite), e^r by Cephes' expf
+// polynomial in Horner form, times 2^n built from its bits. Separate multiplies and adds only (the build does not
+// contract), so exp_det8 gives the same bits lane by lane. Within ~2 ulp of e^x.
+inline float exp_det(float x) {
+  if (!(x >= -87.0f)) return 0.0f;
+  const float t = x * 1.44269504088896341f;
+  const float n = (t + 12582912.0f) - 12582912.0f;
+  const float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * (r * r) + r + 1.0f;
+  return p * bits_to_f32(static_cast<uint32_t>(static_cast<int32_t>(n) + 127) << 23);
+}
+
+// Softmax of n_kv scores in place, probabilities rounded to F16 (the reference engine's numerics): exp_det, the
+// sum in double over 4 lanes (see the top of the file).
+// Exponentiates positions [from, n_kv) in place and finishes the sum: lanes s[j mod 4] up to the last multiple of 4
+// (s holds the lanes of positions before `from`), the lane tree, then the rest in order.
+double exp_and_sum(float* sc, int32_t from, int32_t n_kv, float mx, double* s) {
+  const int32_t n4 = n_kv & ~3;
+  for (int32_t j = from; j < n4; ++j) {
+    sc[j] = exp_det(sc[j] - mx);
+    s[j & 3] += static_cast<double>(sc[j]);
+  }
+  double sum = (s[0] + s[1]) + (s[2] + s[3]);
+  for (int32_t j = std::max(from, n4); j < n_kv; ++j) {
+    sc[j] = exp_det(sc[j] - mx);
+    sum += static_cast<double>(sc[j]);
+  }
+  return sum;
+}
+
+void softmax_scalar(float* sc, int32_t n_kv) {
+  float mx = -std::numeric_limits<float>::infinity();
+  for (int32_t j = 0; j < n_kv; ++j) mx = std::max(mx, sc[j]);
+  double s[4] = {};
+  const float inv = static_cast<float>(1.0 / exp_and_sum(sc, 0, n_kv, mx, s));
+  for (int32_t j = 0; j < n_kv; ++j) sc[j] = fp16_to_f32(f32_to_fp16(sc[j] * inv));
 }
 
 void weigh_v_scalar(const float* p, const uint16_t* v, size_t v_stride, int32_t n_kv, int64_t d0, int64_t hdv,
                     float* out) {
   for (int32_t j = 0; j < n_kv; ++j) {
     const uint16_t* vj = v + static_cast<size_t>(j) * v_stride;
-    for (int64_t d = d0; d < hdv; ++d) out[d] += fp16_to_f32(vj[d]) * p[j];
+    for (int64_t d = d0; d < hdv; ++d) out[d] = std::fma(fp16_to_f32(vj[d]), p[j], out[d]);
   }
 }
 
 #if defined(__x86_64__)
 
-#define ONDI_ATTN_TARGET __attribute__((target("avx2,f16c")))
+#define ONDI_ATTN_TARGET __attribute__((target("avx2,fma,f16c")))
 
-// q.k for the G (<= 8) query heads of one KV head (GQA): each 8x8 block of keys is loaded, transposed and converted
-// once for all of them; the last, partial block of keys takes the same path with missing keys as zeros (their lanes
-// are not stored).
-ONDI_ATTN_TARGET void scores_simd_group(const uint16_t* q16, int G, const uint16_t* k, size_t k_stride, int32_t n_kv,
+// lane_tree of one vector.
+ONDI_ATTN_TARGET inline float hsum_tree(__m256 v) {
+  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));  // l0+l4 l1+l5 l2+l6 l3+l7
+  const __m128 u = _mm_add_ps(s, _mm_movehl_ps(s, s));  // (l0+l4)+(l2+l6), (l1+l5)+(l3+l7)
+  return _mm_cvtss_f32(_mm_add_ss(u, _mm_shuffle_ps(u, u, 1)));
+}
+
+// q.k for the G query heads of one KV head (GQA): each key row is converted once, 8 dims at a time, for all of them.
+// qf: the G heads' F16-rounded queries as f32 (G, hd).
+ONDI_ATTN_TARGET void scores_simd_group(const float* qf, int G, const uint16_t* k, size_t k_stride, int32_t n_kv,
                                         int64_t hd, float scale, float* sc, size_t sc_stride) {
   const int64_t hd8 = hd & ~int64_t{7};
-  for (int32_t j = 0; j < n_kv; j += 8) {
-    const int n = std::min<int32_t>(8, n_kv - j);
+  for (int32_t j = 0; j < n_kv; ++j) {
     const uint16_t* kj = k + static_cast<size_t>(j) * k_stride;
     __m256 acc[8];
     for (int g = 0; g < G; ++g) acc[g] = _mm256_setzero_ps();
     for (int64_t d = 0; d < hd8; d += 8) {
-      __m128i r[8];
-      for (int i = 0; i < 8; ++i)
-        r[i] = i < n ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(kj + static_cast<size_t>(i) * k_stride + d))
-                     : _mm_setzero_si128();
-      const __m128i t0 = _mm_unpacklo_epi16(r[0], r[1]), t1 = _mm_unpackhi_epi16(r[0], r[1]);
-      const __m128i t2 = _mm_unpacklo_epi16(r[2], r[3]), t3 = _mm_unpackhi_epi16(r[2], r[3]);
-      const __m128i t4 = _mm_unpacklo_epi16(r[4], r[5]), t5 = _mm_unpackhi_epi16(r[4], r[5]);
-      const __m128i t6 = _mm_unpacklo_epi16(r[6], r[7]), t7 = _mm_unpackhi_epi16(r[6], r[7]);
-      const __m128i u0 = _mm_unpacklo_epi32(t0, t2), u1 = _mm_unpackhi_epi32(t0, t2);
-      const __m128i u2 = _mm_unpacklo_epi32(t1, t3), u3 = _mm_unpackhi_epi32(t1, t3);
-      const __m128i u4 = _mm_unpacklo_epi32(t4, t6), u5 = _mm_unpackhi_epi32(t4, t6);
-      const __m128i u6 = _mm_unpacklo_epi32(t5, t7), u7 = _mm_unpackhi_epi32(t5, t7);
-      const __m256 c[8] = {_mm256_cvtph_ps(_mm_unpacklo_epi64(u0, u4)), _mm256_cvtph_ps(_mm_unpackhi_epi64(u0, u4)),
-                           _mm256_cvtph_ps(_mm_unpacklo_epi64(u1, u5)), _mm256_cvtph_ps(_mm_unpackhi_epi64(u1, u5)),
-                           _mm256_cvtph_ps(_mm_unpacklo_epi64(u2, u6)), _mm256_cvtph_ps(_mm_unpackhi_epi64(u2, u6)),
-                           _mm256_cvtph_ps(_mm_unpacklo_epi64(u3, u7)), _mm256_cvtph_ps(_mm_unpackhi_epi64(u3, u7))};
-      for (int g = 0; g < G; ++g) {
-        const uint16_t* qg = q16 + static_cast<size_t>(g) * static_cast<size_t>(hd) + d;
-        for (int e = 0; e < 8; ++e)
-          acc[g] = _mm256_add_ps(acc[g], _mm256_mul_ps(c[e], _mm256_set1_ps(_cvtsh_ss(qg[e]))));
-      }
+      const __m256 kv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kj + d)));
+      for (int g = 0; g < G; ++g)
+        acc[g] =
+            _mm256_fmadd_ps(kv, _mm256_loadu_ps(qf + static_cast<size_t>(g) * static_cast<size_t>(hd) + d), acc[g]);
     }
     for (int g = 0; g < G; ++g) {
-      const uint16_t* qg = q16 + static_cast<size_t>(g) * static_cast<size_t>(hd);
-      alignas(32) float dots[8];
-      _mm256_store_ps(dots, acc[g]);
-      for (int i = 0; i < n; ++i) {
-        const uint16_t* ki = kj + static_cast<size_t>(i) * k_stride;
-        float dot = dots[i];
-        for (int64_t d = hd8; d < hd; ++d) dot += fp16_to_f32(ki[d]) * fp16_to_f32(qg[d]);
-        sc[static_cast<size_t>(g) * sc_stride + static_cast<size_t>(j + i)] = dot * scale;
-      }
+      const float* qg = qf + static_cast<size_t>(g) * static_cast<size_t>(hd);
+      float dot = hsum_tree(acc[g]);
+      for (int64_t d = hd8; d < hd; ++d) dot = std::fma(fp16_to_f32(kj[d]), qg[d], dot);
+      sc[static_cast<size_t>(g) * sc_stride + static_cast<size_t>(j)] = dot * scale;
     }
   }
+}
+
+// exp_det on 8 lanes, the same operations.
+ONDI_ATTN_TARGET inline __m256 exp_det8(__m256 x) {
+  const __m256 keep = _mm256_cmp_ps(x, _mm256_set1_ps(-87.0f), _CMP_GE_OQ);
+  const __m256 magic = _mm256_set1_ps(12582912.0f);
+  const __m256 t = _mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f));
+  const __m256 n = _mm256_sub_ps(_mm256_add_ps(t, magic), magic);
+  const __m256 r = _mm256_sub_ps(_mm256_sub_ps(x, _mm256_mul_ps(n, _mm256_set1_ps(0.693359375f))),
+                                 _mm256_mul_ps(n, _mm256_set1_ps(-2.12194440e-4f)));
+  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+  p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(5.0000001201e-1f));
+  p = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(p, _mm256_mul_ps(r, r)), r), _mm256_set1_ps(1.0f));
+  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_and_ps(_mm256_mul_ps(p, _mm256_castsi256_ps(e)), keep);
+}
+
+ONDI_ATTN_TARGET void softmax_simd(float* sc, int32_t n_kv) {
+  const int32_t n8 = n_kv & ~7;
+  __m256 m8 = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+  for (int32_t j = 0; j < n8; j += 8) m8 = _mm256_max_ps(m8, _mm256_loadu_ps(sc + j));
+  alignas(32) float mv[8];
+  _mm256_store_ps(mv, m8);
+  float mx = mv[0];
+  for (int i = 1; i < 8; ++i) mx = std::max(mx, mv[i]);
+  for (int32_t j = n8; j < n_kv; ++j) mx = std::max(mx, sc[j]);
+  const __m256 vmx = _mm256_set1_ps(mx);
+  __m256d s4 = _mm256_setzero_pd();
+  for (int32_t j = 0; j < n8; j += 8) {
+    const __m256 e = exp_det8(_mm256_sub_ps(_mm256_loadu_ps(sc + j), vmx));
+    _mm256_storeu_ps(sc + j, e);
+    s4 = _mm256_add_pd(s4, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));  // positions j..j+3: lanes 0..3
+    s4 = _mm256_add_pd(s4, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+  }
+  alignas(32) double s[4];
+  _mm256_store_pd(s, s4);
+  const float inv = static_cast<float>(1.0 / exp_and_sum(sc, n8, n_kv, mx, s));
+  const __m256 vinv = _mm256_set1_ps(inv);
+  for (int32_t j = 0; j < n8; j += 8) {
+    const __m128i h = _mm256_cvtps_ph(_mm256_mul_ps(_mm256_loadu_ps(sc + j), vinv), _MM_FROUND_TO_NEAREST_INT);
+    _mm256_storeu_ps(sc + j, _mm256_cvtph_ps(h));
+  }
+  for (int32_t j = n8; j < n_kv; ++j) sc[j] = fp16_to_f32(f32_to_fp16(sc[j] * inv));
 }
 
 // p.V for G (<= 8) heads' probabilities (p + g * p_stride) against the same V rows, each row converted once.
@@ -108,7 +192,7 @@ ONDI_ATTN_TARGET void weigh_v_simd_group(const float* p, size_t p_stride, int G,
       const __m256 h =
           _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(v + static_cast<size_t>(j) * v_stride + d)));
       for (int g = 0; g < G; ++g)
-        acc[g] = _mm256_add_ps(acc[g], _mm256_mul_ps(h, _mm256_set1_ps(p[static_cast<size_t>(g) * p_stride + j])));
+        acc[g] = _mm256_fmadd_ps(h, _mm256_set1_ps(p[static_cast<size_t>(g) * p_stride + j]), acc[g]);
     }
     for (int g = 0; g < G; ++g) _mm256_storeu_ps(out + static_cast<size_t>(g) * static_cast<size_t>(hdv) + d, acc[g]);
   }
@@ -120,33 +204,23 @@ ONDI_ATTN_TARGET void weigh_v_simd_group(const float* p, size_t p_stride, int G,
 
 bool use_simd() {
   // Not __builtin_cpu_supports: clang 14 (the fuzz build) does not know "f16c".
-  static const bool simd =
-      std::string_view(kernel_isa()) != "scalar" && x86::detect_cpu_features().avx2 && x86::detect_cpu_features().f16c;
+  static const bool simd = std::string_view(kernel_isa()) != "scalar" && x86::detect_cpu_features().avx2 &&
+                           x86::detect_cpu_features().f16c && x86::detect_cpu_features().fma;
   return simd;
 }
 
 #else
 
 bool use_simd() { return false; }
-void scores_simd_group(const uint16_t*, int, const uint16_t*, size_t, int32_t, int64_t, float, float*, size_t) {}
+void scores_simd_group(const float*, int, const uint16_t*, size_t, int32_t, int64_t, float, float*, size_t) {}
+void softmax_simd(float*, int32_t) {}
 void weigh_v_simd_group(const float*, size_t, int, const uint16_t*, size_t, int32_t, int64_t, float*) {}
 
 #endif
 
-// Softmax in f32 with the sum in double, probabilities rounded to F16 (the reference engine's numerics).
-void softmax_to_f16(float* sc, int32_t n_kv) {
-  float mx = -std::numeric_limits<float>::infinity();
-  for (int32_t j = 0; j < n_kv; ++j) mx = std::max(mx, sc[j]);
-  double sum = 0.0;
-  for (int32_t j = 0; j < n_kv; ++j) {
-    sc[j] = std::exp(sc[j] - mx);
-    sum += sc[j];
-  }
-  const float inv = static_cast<float>(1.0 / sum);
-  for (int32_t j = 0; j < n_kv; ++j) sc[j] = fp16_to_f32(f32_to_fp16(sc[j] * inv));
-}
-
 }  // namespace
+
+float softmax_exp(float x) { return exp_det(x); }
 
 void attend_reference(const float* q, const uint16_t* k, size_t k_stride, const uint16_t* v, size_t v_stride,
                       int32_t n_kv, int64_t hd, int64_t hdv, float scale, AttnScratch& scratch, float* out) {
@@ -156,7 +230,7 @@ void attend_reference(const float* q, const uint16_t* k, size_t k_stride, const 
   uint16_t* q16 = scratch.q16.data();
   for (int64_t d = 0; d < hd; ++d) q16[d] = f32_to_fp16(q[d]);
   scores_scalar(q16, k, k_stride, n_kv, hd, scale, sc);
-  softmax_to_f16(sc, n_kv);
+  softmax_scalar(sc, n_kv);
   std::fill(out, out + hdv, 0.0f);
   weigh_v_scalar(sc, v, v_stride, n_kv, 0, hdv, out);
 }
@@ -175,12 +249,12 @@ void attend_group(const float* q, int64_t group, const uint16_t* k, size_t k_str
     float* og = out + g0 * hdv;
     const size_t stride = static_cast<size_t>(n_kv);
     if (scratch.scores.size() < stride * static_cast<size_t>(G)) scratch.scores.resize(stride * static_cast<size_t>(G));
-    if (scratch.q16.size() < static_cast<size_t>(G * hd)) scratch.q16.resize(static_cast<size_t>(G * hd));
+    if (scratch.qf.size() < static_cast<size_t>(G * hd)) scratch.qf.resize(static_cast<size_t>(G * hd));
     float* sc = scratch.scores.data();
-    uint16_t* q16 = scratch.q16.data();
-    for (int64_t i = 0; i < G * hd; ++i) q16[i] = f32_to_fp16(qg[i]);
-    scores_simd_group(q16, G, k, k_stride, n_kv, hd, scale, sc, stride);
-    for (int g = 0; g < G; ++g) softmax_to_f16(sc + static_cast<size_t>(g) * stride, n_kv);
+    float* qf = scratch.qf.data();
+    for (int64_t i = 0; i < G * hd; ++i) qf[i] = fp16_to_f32(f32_to_fp16(qg[i]));
+    scores_simd_group(qf, G, k, k_stride, n_kv, hd, scale, sc, stride);
+    for (int g = 0; g < G; ++g) softmax_simd(sc + static_cast<size_t>(g) * stride, n_kv);
     std::fill(og, og + G * hdv, 0.0f);
     weigh_v_simd_group(sc, stride, G, v, v_stride, n_kv, hdv, og);
   }

@@ -1,7 +1,9 @@
 // The SIMD attention paths against the scalar loops that specify them (runtime/attention.h): bit for bit, for
-// every GQA group size, key count (whole and partial blocks of 8) and head size (with and without a tail).
+// every GQA group size, key count (whole and partial blocks of 8) and head size (with and without a tail); and the
+// scalar spec against attention computed in double.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -34,6 +36,70 @@ TEST(Attention, GroupEqualsScalarReferenceBitwise) {
                            want.data() + g * hdv);
         ASSERT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0)
             << "hd " << hd << " group " << group << " n_kv " << n_kv;
+      }
+    }
+  }
+}
+
+// The softmax's own exp against libm's in double: within 2 ulp over [-87, 0] (every 2^-12, and the ends), exactly 1
+// at 0, and 0 below the cut-off.
+TEST(Attention, SoftmaxExpWithinTwoUlp) {
+  double worst = 0.0;
+  for (int i = 0; i <= 87 * 4096; ++i) {
+    const float x = -static_cast<float>(i) / 4096.0f;
+    const double want = std::exp(static_cast<double>(x));
+    const double ulp = std::ldexp(1.0, std::ilogb(want) - 23);
+    worst = std::max(worst, std::fabs(static_cast<double>(softmax_exp(x)) - want) / ulp);
+  }
+  EXPECT_LE(worst, 2.0);
+  EXPECT_EQ(softmax_exp(0.0f), 1.0f);
+  EXPECT_EQ(softmax_exp(-87.5f), 0.0f);
+  EXPECT_EQ(softmax_exp(-1e30f), 0.0f);
+}
+
+// The scalar spec against attention computed independently in double (q rounded to F16 as the spec says, libm's
+// exp, plain sums): the only differences left are the spec's f32 dot products, its own exp (~2 ulp) and the F16
+// rounding of each probability (relative 2^-11), so every output is within max|v| * 2^-10 of the double result.
+// Scores spread over ~120 units so that some fall below exp's cut-off at -87 and some keys carry almost everything.
+TEST(Attention, ReferenceMatchesDoublePrecisionAttention) {
+  std::mt19937 rng(7);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  for (int64_t hd : {64, 68}) {
+    for (int32_t n_kv : {1, 5, 64, 300}) {
+      for (float spread : {0.1f, 4.0f, 30.0f}) {
+        std::vector<uint16_t> k(static_cast<size_t>(hd * n_kv)), v(static_cast<size_t>(hd * n_kv));
+        float vmax = 0.0f;
+        for (auto& x : k) x = f32_to_fp16(nd(rng));
+        for (auto& x : v) {
+          x = f32_to_fp16(nd(rng));
+          vmax = std::max(vmax, std::fabs(fp16_to_f32(x)));
+        }
+        std::vector<float> q(static_cast<size_t>(hd));
+        for (auto& x : q) x = spread * nd(rng);
+        const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+        AttnScratch scratch;
+        std::vector<float> got(static_cast<size_t>(hd));
+        attend_reference(q.data(), k.data(), static_cast<size_t>(hd), v.data(), static_cast<size_t>(hd), n_kv, hd, hd,
+                         scale, scratch, got.data());
+        std::vector<double> sc(static_cast<size_t>(n_kv));
+        double mx = -1e300;
+        for (int32_t j = 0; j < n_kv; ++j) {
+          double dot = 0.0;
+          for (int64_t d = 0; d < hd; ++d)
+            dot += static_cast<double>(fp16_to_f32(k[static_cast<size_t>(j * hd + d)])) *
+                   fp16_to_f32(f32_to_fp16(q[static_cast<size_t>(d)]));
+          sc[static_cast<size_t>(j)] = dot * scale;
+          mx = std::max(mx, sc[static_cast<size_t>(j)]);
+        }
+        double sum = 0.0;
+        for (auto& x : sc) sum += (x = std::exp(x - mx));
+        for (int64_t d = 0; d < hd; ++d) {
+          double want = 0.0;
+          for (int32_t j = 0; j < n_kv; ++j)
+            want += sc[static_cast<size_t>(j)] / sum * fp16_to_f32(v[static_cast<size_t>(j * hd + d)]);
+          EXPECT_NEAR(got[static_cast<size_t>(d)], want, vmax * std::ldexp(1.0, -10))
+              << "hd " << hd << " n_kv " << n_kv << " spread " << spread << " d " << d;
+        }
       }
     }
   }
