@@ -110,13 +110,26 @@ ONDI_ATTN_TARGET inline float hsum_tree(__m256 v) {
   return _mm_cvtss_f32(_mm_add_ss(u, _mm_shuffle_ps(u, u, 1)));
 }
 
+// The cache holds all KV heads of a position in one row, so one head's keys (or values) are a strided stream of
+// 2 * hd bytes every row, which the hardware prefetchers do not follow: when decoding (AttnScratch::prefetch; in a
+// prefill the tokens of a chunk share the rows, which are then in cache), pull the row kAhead positions on into L1.
+// Measured at positions 2048-2112 of 1B Q4_0: decode 24.2 -> 26.1 tok/s; in a prefill it cost 5%.
+constexpr int32_t kAhead = 16;
+ONDI_ATTN_TARGET inline void prefetch_row(const uint16_t* row, int64_t n) {
+  const uintptr_t a = reinterpret_cast<uintptr_t>(row), end = a + static_cast<uintptr_t>(2 * n);
+  for (uintptr_t line = a & ~uintptr_t{63}; line < end; line += 64)
+    _mm_prefetch(reinterpret_cast<const char*>(line), _MM_HINT_T0);
+}
+
 // q.k for the G query heads of one KV head (GQA): each key row is converted once, 8 dims at a time, for all of them.
 // qf: the G heads' F16-rounded queries as f32 (G, hd).
+template <bool kPrefetch>
 ONDI_ATTN_TARGET void scores_simd_group(const float* qf, int G, const uint16_t* k, size_t k_stride, int32_t n_kv,
                                         int64_t hd, float scale, float* sc, size_t sc_stride) {
   const int64_t hd8 = hd & ~int64_t{7};
   for (int32_t j = 0; j < n_kv; ++j) {
     const uint16_t* kj = k + static_cast<size_t>(j) * k_stride;
+    if (kPrefetch && j + kAhead < n_kv) prefetch_row(kj + static_cast<size_t>(kAhead) * k_stride, hd);
     __m256 acc[8];
     for (int g = 0; g < G; ++g) acc[g] = _mm256_setzero_ps();
     for (int64_t d = 0; d < hd8; d += 8) {
@@ -182,6 +195,7 @@ ONDI_ATTN_TARGET void softmax_simd(float* sc, int32_t n_kv) {
 }
 
 // p.V for G (<= 8) heads' probabilities (p + g * p_stride) against the same V rows, each row converted once.
+template <bool kPrefetch>
 ONDI_ATTN_TARGET void weigh_v_simd_group(const float* p, size_t p_stride, int G, const uint16_t* v, size_t v_stride,
                                          int32_t n_kv, int64_t hdv, float* out) {
   const int64_t hdv8 = hdv & ~int64_t{7};
@@ -189,6 +203,7 @@ ONDI_ATTN_TARGET void weigh_v_simd_group(const float* p, size_t p_stride, int G,
     __m256 acc[8];
     for (int g = 0; g < G; ++g) acc[g] = _mm256_loadu_ps(out + static_cast<size_t>(g) * static_cast<size_t>(hdv) + d);
     for (int32_t j = 0; j < n_kv; ++j) {
+      if (kPrefetch && d == 0 && j + kAhead < n_kv) prefetch_row(v + static_cast<size_t>(j + kAhead) * v_stride, hdv);
       const __m256 h =
           _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(v + static_cast<size_t>(j) * v_stride + d)));
       for (int g = 0; g < G; ++g)
@@ -212,8 +227,10 @@ bool use_simd() {
 #else
 
 bool use_simd() { return false; }
+template <bool kPrefetch>
 void scores_simd_group(const float*, int, const uint16_t*, size_t, int32_t, int64_t, float, float*, size_t) {}
 void softmax_simd(float*, int32_t) {}
+template <bool kPrefetch>
 void weigh_v_simd_group(const float*, size_t, int, const uint16_t*, size_t, int32_t, int64_t, float*) {}
 
 #endif
@@ -253,10 +270,16 @@ void attend_group(const float* q, int64_t group, const uint16_t* k, size_t k_str
     float* sc = scratch.scores.data();
     float* qf = scratch.qf.data();
     for (int64_t i = 0; i < G * hd; ++i) qf[i] = fp16_to_f32(f32_to_fp16(qg[i]));
-    scores_simd_group(qf, G, k, k_stride, n_kv, hd, scale, sc, stride);
+    if (scratch.prefetch)
+      scores_simd_group<true>(qf, G, k, k_stride, n_kv, hd, scale, sc, stride);
+    else
+      scores_simd_group<false>(qf, G, k, k_stride, n_kv, hd, scale, sc, stride);
     for (int g = 0; g < G; ++g) softmax_simd(sc + static_cast<size_t>(g) * stride, n_kv);
     std::fill(og, og + G * hdv, 0.0f);
-    weigh_v_simd_group(sc, stride, G, v, v_stride, n_kv, hdv, og);
+    if (scratch.prefetch)
+      weigh_v_simd_group<true>(sc, stride, G, v, v_stride, n_kv, hdv, og);
+    else
+      weigh_v_simd_group<false>(sc, stride, G, v, v_stride, n_kv, hdv, og);
   }
 }
 

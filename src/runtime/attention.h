@@ -13,6 +13,7 @@ struct AttnScratch {
   std::vector<float> qf;      // (group, head_dim): F16-rounded queries as f32
   std::vector<uint8_t> q8;    // q in Q8_0 blocks (Q8_0 cache)
   std::vector<float> row;     // one dequantized V row (Q8_0 cache)
+  bool prefetch = false;      // decoding: prefetch the strided K/V rows ahead (a speed hint; results do not change)
 };
 
 // The `group` query heads that share one KV head (GQA; group 1 without GQA): q (group, hd), out (group, hdv), each

@@ -162,6 +162,8 @@ void Context::attention(const Batch& b, int64_t layer) {
   const int64_t hd = hp.head_dim, hdv = hp.head_dim_v, group = hp.n_head / hp.n_head_kv;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   if (params_.kv_type == GgmlType::F16) {
+    // Fewer tokens than a prefill token group: decoding steps, whose sequences each read their own cache once.
+    for (AttnScratch& a : att_scratch_) a.prefetch = T < 16;
     pool_->run(T * hp.n_head_kv, [&](int64_t task, int thread) {
       const int64_t t = task / hp.n_head_kv, kvh = task % hp.n_head_kv, h = kvh * group;
       const int32_t s = b.seq[static_cast<size_t>(t)], n_kv = b.pos[static_cast<size_t>(t)] + 1;
