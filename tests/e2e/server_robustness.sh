@@ -25,6 +25,11 @@ timeout 120 $py "$here/server/disconnect.py" running "$port" k3y || fail "discon
 kill -TERM "$pid"
 stop_server_expect_zero
 
+start_server "$g/llama3-tok-f16.gguf" --parallel 1 -c 4096 -t 2 --timeout 1
+timeout 60 $py "$here/server/robustness.py" timeout "$port" || fail "request timeout"
+kill -TERM "$pid"
+stop_server_expect_zero
+
 start_server "$g/llama3-tok-f16.gguf" --parallel 1 --max-queue 1 -c 4096 -t 2 --timeout 10 --read-timeout 2
 timeout 120 $py "$here/server/robustness.py" limits "$port" || fail "limit checks"
 timeout 120 $py "$here/server/disconnect.py" queued "$port" || fail "disconnect while queued"
