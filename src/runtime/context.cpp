@@ -309,9 +309,13 @@ MemoryPlan plan_memory(const Model& m, const ContextParams& params) {
       B * (2 * hp.n_embd + hp.n_head * hp.head_dim + k_row + v_row + hp.n_head * hp.head_dim_v + hp.n_rot) +
       F * 2 * hp.n_ff + O * (hp.n_embd + hp.n_vocab);
   floats += static_cast<uint64_t>(p.n_threads) * (static_cast<uint64_t>(p.n_ctx) + hp.head_dim);
-  uint64_t act = 0;
+  // act_blocks: 32-element activation blocks of the largest product; max_in: the widest weight row
+  uint64_t act = 0, act_blocks = 0, max_in = 0;
   auto consider = [&](const Weight& w, uint64_t rows) {
-    if (w.present()) act = std::max<uint64_t>(act, rows * *row_size(vec_dot_type(w.type), w.n_in));
+    if (!w.present()) return;
+    act = std::max<uint64_t>(act, rows * *row_size(vec_dot_type(w.type), w.n_in));
+    act_blocks = std::max<uint64_t>(act_blocks, rows * static_cast<uint64_t>(w.n_in) / 32);
+    max_in = std::max<uint64_t>(max_in, static_cast<uint64_t>(w.n_in));
   };
   for (int64_t l = 0; l < hp.n_layer; ++l) {
     const LayerWeights& L = m.layer(l);
@@ -323,10 +327,16 @@ MemoryPlan plan_memory(const Model& m, const ContextParams& params) {
   // The executable and libraries as resident now (the CLI's are ~14 MiB: libcrypto, libstdc++, libc, ...; an
   // embedding app's differ, so they are measured, not assumed), the allocator's own use, and each worker thread's
   // touched stack. tests/e2e/memory_plan.sh checks the total against the measured peak.
-  uint64_t code = resident_code_bytes();
-  if (code == 0) code = 12ull << 20;  // no /proc: the CLI's figure on x86-64 Debian 12
-  // Per thread: the touched stack and the x86 prefill kernels' packed copy of a ~128 KB row block (up to 2.3x).
-  plan.overhead = code + (2ull << 20) + static_cast<uint64_t>(p.n_threads) * ((256ull + 320ull) << 10);
+  // Read once per process: --fit's search plans ~17 times, and every plan of a process should agree.
+  static const uint64_t code = [] {
+    const uint64_t c = resident_code_bytes();
+    return c != 0 ? c : 12ull << 20;  // no /proc: the CLI's figure on x86-64 Debian 12
+  }();
+  // Per thread: the touched stack (256 KiB) and the x86 kernels' scratch: a packed copy of a ~128 KB row block (up
+  // to 4x its size, AVX2's IQ4_NL: 512 KiB), 12 bytes per activation block of a product from 16 tokens on, and 32
+  // per block of up to 15 tokens below that (src/kernels/x86/packed_tiles.inc, quant_kernels.inc).
+  const uint64_t per_thread = (768ull << 10) + 12 * act_blocks + 15 * max_in;
+  plan.overhead = code + (2ull << 20) + static_cast<uint64_t>(p.n_threads) * per_thread;
   return plan;
 }
 
