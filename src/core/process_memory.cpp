@@ -1,7 +1,6 @@
 #include "core/process_memory.h"
 
 #include <cstdio>
-#include <cstring>
 #include <map>
 #include <set>
 #include <string>

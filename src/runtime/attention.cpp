@@ -65,8 +65,6 @@ inline float exp_det(float x) {
   return p * bits_to_f32(static_cast<uint32_t>(static_cast<int32_t>(n) + 127) << 23);
 }
 
-// Softmax of n_kv scores in place, probabilities rounded to F16 (the reference engine's numerics): exp_det, the
-// sum in double over 4 lanes (see the top of the file).
 // Exponentiates positions [from, n_kv) in place and finishes the sum: lanes s[j mod 4] up to the last multiple of 4
 // (s holds the lanes of positions before `from`), the lane tree, then the rest in order.
 double exp_and_sum(float* sc, int32_t from, int32_t n_kv, float mx, double* s) {
@@ -83,6 +81,8 @@ double exp_and_sum(float* sc, int32_t from, int32_t n_kv, float mx, double* s) {
   return sum;
 }
 
+// Softmax of n_kv scores in place, probabilities rounded to F16 (the reference engine's numerics): exp_det, the
+// sum in double over 4 lanes (see the top of the file).
 void softmax_scalar(float* sc, int32_t n_kv) {
   float mx = -std::numeric_limits<float>::infinity();
   for (int32_t j = 0; j < n_kv; ++j) mx = std::max(mx, sc[j]);
