@@ -1,7 +1,8 @@
 // Per-core throughput of the gemm kernels, on thread CPU time (so that other processes on a shared machine
 // distort it less than wall-clock figures): for each weight type, a 2048 x 2048 matrix (in cache: kernel
 // speed) and a 65536 x 2048 one (streamed from memory) against 1 token (decode, GB/s of weights) and 64
-// tokens (prefill, GMAC/s). Usage: bench_kernels [scalar|avx2|avx512vnni] (default: the set dispatch picks).
+// tokens (prefill, GMAC/s), and 8 tokens (a server step of 8 sequences, GMAC/s). Usage: bench_kernels
+// [scalar|avx2|avx512vnni] (default: the set dispatch picks).
 #include <time.h>
 
 #include <algorithm>
@@ -53,7 +54,7 @@ int main(int argc, char** argv) {
       std::vector<uint8_t> w(rs * static_cast<size_t>(rows));
       for (auto& v : f) v = nd(rng);
       for (int64_t r = 0; r < rows; ++r) quantize_row(t, f.data(), w.data() + static_cast<size_t>(r) * rs, n);
-      for (int ntok : {1, 64}) {
+      for (int ntok : {1, 8, 64}) {
         if (rows > 2048 && ntok > 1) continue;  // prefill is compute bound: the in-cache figure is the one
         std::vector<uint8_t> a(as * static_cast<size_t>(ntok));
         for (int k = 0; k < ntok; ++k) {
@@ -71,7 +72,8 @@ int main(int argc, char** argv) {
           std::printf("  decode(%s) %5.1f GB/s", rows > 2048 ? "memory" : "cache",
                       static_cast<double>(rs) * rows / best / 1e9);
         else
-          std::printf("  prefill %5.1f GMAC/s", static_cast<double>(n) * rows * ntok / best / 1e9);
+          std::printf("  %s %5.1f GMAC/s", ntok < 16 ? "batch8" : "prefill",
+                      static_cast<double>(n) * rows * ntok / best / 1e9);
       }
     }
     std::printf("\n");

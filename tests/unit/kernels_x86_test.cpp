@@ -238,7 +238,7 @@ TEST_P(X86Kernels, GemmExtremeBlocksEqualReferenceBitwise) {
         for (int64_t k = 0; k < n_tok; ++k)
           ref::quantize_activations(at, x.data(), a.data() + static_cast<size_t>(k) * as, n);
         std::vector<float> y(static_cast<size_t>(n_rows * n_tok));
-        for (int64_t nt : {1, 8, 9, 16, 17}) {
+        for (int64_t nt : {1, 4, 8, 9, 16, 17}) {
           gemm(t)(n, w.data(), ws, n_rows, a.data(), as, nt, y.data(), static_cast<size_t>(n_rows));
           for (int64_t k = 0; k < nt; ++k)
             for (int64_t r = 0; r < n_rows; ++r) {
