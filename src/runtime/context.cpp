@@ -215,9 +215,8 @@ void Context::forward(const Batch& b) {
   for (int64_t l = 0; l < hp.n_layer; ++l) {
     const LayerWeights& L = model_.layer(l);
     for (int64_t t = 0; t < T; ++t) rms_norm(x_.data() + t * D, L.attn_norm.data(), h_.data() + t * D, D, hp.rms_eps);
-    matmul(L.wq, h_.data(), T, q_.data(), pool, scratch_);
-    matmul(L.wk, h_.data(), T, k_.data(), pool, scratch_);
-    matmul(L.wv, h_.data(), T, v_.data(), pool, scratch_);
+    const MatmulOut qkv[3] = {{&L.wq, q_.data()}, {&L.wk, k_.data()}, {&L.wv, v_.data()}};
+    matmul_group(qkv, 3, h_.data(), T, pool, scratch_);
     for (int64_t t = 0; t < T; ++t) {
       float* q = q_.data() + t * q_dim;
       float* k = k_.data() + t * k_row_;
@@ -252,11 +251,7 @@ void Context::forward(const Batch& b) {
     // h_ rows [t0, t1) are read by gate and up before down overwrites them, so later chunks still see their input.
     for (int64_t t0 = 0; t0 < T; t0 += kFfnChunk) {
       const int64_t n = std::min(kFfnChunk, T - t0);
-      matmul(L.ffn_gate, h_.data() + t0 * D, n, gate_.data(), pool, scratch_);
-      matmul(L.ffn_up, h_.data() + t0 * D, n, up_.data(), pool, scratch_);
-      const int64_t F = n * hp.n_ff;
-      for (int64_t i = 0; i < F; ++i)
-        gate_[static_cast<size_t>(i)] = silu(gate_[static_cast<size_t>(i)]) * up_[static_cast<size_t>(i)];
+      matmul_swiglu(L.ffn_gate, L.ffn_up, h_.data() + t0 * D, n, gate_.data(), up_.data(), pool, scratch_);
       matmul(L.ffn_down, gate_.data(), n, h_.data() + t0 * D, pool, scratch_);
     }
     for (int64_t i = 0; i < T * D; ++i) x_[static_cast<size_t>(i)] += h_[static_cast<size_t>(i)];
@@ -321,6 +316,11 @@ MemoryPlan plan_memory(const Model& m, const ContextParams& params) {
     const LayerWeights& L = m.layer(l);
     for (const Weight* w : {&L.wq, &L.wk, &L.wv, &L.wo}) consider(*w, B);
     for (const Weight* w : {&L.ffn_gate, &L.ffn_up, &L.ffn_down}) consider(*w, F);
+    // q, k, v (gate, up) are converted together: one copy per distinct activation type
+    const Weight* qkv[3] = {&L.wq, &L.wk, &L.wv};
+    const Weight* gu[2] = {&L.ffn_gate, &L.ffn_up};
+    act = std::max<uint64_t>(act, matmul_group_act_bytes(qkv, 3, static_cast<int64_t>(B)));
+    act = std::max<uint64_t>(act, matmul_group_act_bytes(gu, 2, static_cast<int64_t>(F)));
   }
   consider(m.output(), O);
   plan.scratch = floats * sizeof(float) + act;

@@ -7,21 +7,115 @@
 
 namespace ondi {
 
-void matmul(const Weight& w, const float* x, int64_t n_tok, float* y, ThreadPool& pool, OpScratch& scratch) {
-  const GgmlType act_type = vec_dot_type(w.type);
-  const size_t act_row = *row_size(act_type, w.n_in);
-  const size_t need = act_row * static_cast<size_t>(n_tok);
+namespace {
+
+// The input converted once to each distinct vec_dot_type among ws, one after another in scratch.act (act[i]: weight
+// i's copy, act_row[i]: its row stride), in one job over (type, token) pairs.
+void convert_input(const Weight* const* ws, int n, const float* x, int64_t n_tok, ThreadPool& pool, OpScratch& scratch,
+                   const uint8_t** act, size_t* act_row) {
+  GgmlType types[kMaxMatmulGroup];
+  size_t offset[kMaxMatmulGroup], row[kMaxMatmulGroup];
+  int n_types = 0, which[kMaxMatmulGroup];
+  size_t need = 0;
+  for (int i = 0; i < n; ++i) {
+    const GgmlType t = vec_dot_type(ws[i]->type);
+    int k = 0;
+    while (k < n_types && types[k] != t) ++k;
+    if (k == n_types) {
+      types[k] = t;
+      row[k] = *row_size(t, ws[i]->n_in);
+      offset[k] = need;
+      need += row[k] * static_cast<size_t>(n_tok);
+      ++n_types;
+    }
+    which[i] = k;
+  }
   if (scratch.act.size() < need) scratch.act.resize(need);
-  uint8_t* act = scratch.act.data();
-  pool.parallel_for(n_tok, 1, [&](int64_t t0, int64_t t1, int) {
-    for (int64_t t = t0; t < t1; ++t) quantize_activations(act_type, x + t * w.n_in, act + t * act_row, w.n_in);
+  uint8_t* base = scratch.act.data();
+  const int64_t n_in = ws[0]->n_in;
+  pool.parallel_for(n_types * n_tok, 1, [&](int64_t j0, int64_t j1, int) {
+    for (int64_t j = j0; j < j1; ++j) {
+      const int64_t k = j / n_tok, t = j % n_tok;
+      quantize_activations(types[k], x + t * n_in, base + offset[k] + static_cast<size_t>(t) * row[k], n_in);
+    }
   });
-  const GemmFn gemm = gemm_fn(w.type);
-  const int64_t n_out = w.n_out;
-  // Tasks own disjoint row ranges and every output element is one dot product in a fixed order, so neither the
-  // split nor the number of tokens changes a single bit of the result.
-  pool.parallel_for(n_out, 16, [&](int64_t r0, int64_t r1, int) {
-    gemm(w.n_in, w.row(r0), w.row_bytes, r1 - r0, act, act_row, n_tok, y + r0, static_cast<size_t>(n_out));
+  for (int i = 0; i < n; ++i) {
+    act[i] = base + offset[which[i]];
+    act_row[i] = row[which[i]];
+  }
+}
+
+// Rows per task: a few tasks per thread balance uneven progress without making tasks too small (16 rows: whole
+// kernel tiles).
+int64_t task_rows(int64_t total_rows, int n_threads) {
+  const int64_t target = (total_rows + n_threads * 4 - 1) / (n_threads * 4);
+  return std::max<int64_t>(1, (target + 15) / 16) * 16;
+}
+
+}  // namespace
+
+size_t matmul_group_act_bytes(const Weight* const* ws, int n, int64_t n_tok) {
+  size_t total = 0;
+  for (int i = 0; i < n; ++i) {
+    if (!ws[i]->present()) continue;
+    const GgmlType t = vec_dot_type(ws[i]->type);
+    bool seen = false;
+    for (int j = 0; j < i; ++j) seen = seen || (ws[j]->present() && vec_dot_type(ws[j]->type) == t);
+    if (!seen) total += *row_size(t, ws[i]->n_in) * static_cast<size_t>(n_tok);
+  }
+  return total;
+}
+
+void matmul_group(const MatmulOut* outs, int n, const float* x, int64_t n_tok, ThreadPool& pool, OpScratch& scratch) {
+  const Weight* ws[kMaxMatmulGroup];
+  const uint8_t* act[kMaxMatmulGroup];
+  size_t act_row[kMaxMatmulGroup];
+  int64_t total = 0;
+  for (int i = 0; i < n; ++i) {
+    ws[i] = outs[i].w;
+    total += ws[i]->n_out;
+  }
+  convert_input(ws, n, x, n_tok, pool, scratch, act, act_row);
+  // One job for all the matrices: their row ranges in tasks of `rows`, matrix by matrix. Tasks own disjoint row
+  // ranges and every output element is one dot product in a fixed order, so neither the split, the grouping nor
+  // the number of tokens changes a single bit of the result.
+  const int64_t rows = task_rows(total, pool.size());
+  int64_t first[kMaxMatmulGroup + 1] = {0};
+  for (int i = 0; i < n; ++i) first[i + 1] = first[i] + (ws[i]->n_out + rows - 1) / rows;
+  pool.run(first[n], [&](int64_t task, int) {
+    int i = 0;
+    while (task >= first[i + 1]) ++i;
+    const Weight& w = *ws[i];
+    const int64_t r0 = (task - first[i]) * rows, r1 = std::min(w.n_out, r0 + rows);
+    gemm_fn(w.type)(w.n_in, w.row(r0), w.row_bytes, r1 - r0, act[i], act_row[i], n_tok, outs[i].y + r0,
+                    static_cast<size_t>(w.n_out));
+  });
+}
+
+void matmul(const Weight& w, const float* x, int64_t n_tok, float* y, ThreadPool& pool, OpScratch& scratch) {
+  const MatmulOut out{&w, y};
+  matmul_group(&out, 1, x, n_tok, pool, scratch);
+}
+
+void matmul_swiglu(const Weight& gate, const Weight& up, const float* x, int64_t n_tok, float* g, float* u,
+                   ThreadPool& pool, OpScratch& scratch) {
+  const Weight* ws[2] = {&gate, &up};
+  const uint8_t* act[2];
+  size_t act_row[2];
+  convert_input(ws, 2, x, n_tok, pool, scratch, act, act_row);
+  const int64_t n_ff = gate.n_out, rows = task_rows(2 * n_ff, pool.size());
+  // Each task takes the same rows of both matrices and gates them at once: no pass of its own over (n_tok, n_ff)
+  // on one thread, and one barrier instead of three.
+  pool.run((n_ff + rows - 1) / rows, [&](int64_t task, int) {
+    const int64_t r0 = task * rows, r1 = std::min(n_ff, r0 + rows);
+    const size_t ld = static_cast<size_t>(n_ff);
+    gemm_fn(gate.type)(gate.n_in, gate.row(r0), gate.row_bytes, r1 - r0, act[0], act_row[0], n_tok, g + r0, ld);
+    gemm_fn(up.type)(up.n_in, up.row(r0), up.row_bytes, r1 - r0, act[1], act_row[1], n_tok, u + r0, ld);
+    for (int64_t t = 0; t < n_tok; ++t)
+      for (int64_t r = r0; r < r1; ++r) {
+        const size_t i = static_cast<size_t>(t) * ld + static_cast<size_t>(r);
+        g[i] = silu(g[i]) * u[i];
+      }
   });
 }
 

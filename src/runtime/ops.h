@@ -18,6 +18,22 @@ struct OpScratch {
 // y: (n_tok, w.n_out) = x: (n_tok, w.n_in) . W^T
 void matmul(const Weight& w, const float* x, int64_t n_tok, float* y, ThreadPool& pool, OpScratch& scratch);
 
+// Several matrices over the same input (q, k and v): outs[i].y = x . outs[i].w^T, in one parallel job, the input
+// converted once per activation type. Decoding one token runs ~8 jobs per layer; each is a barrier where the faster
+// thread waits for the slower one's last task, and fewer jobs wait less.
+struct MatmulOut {
+  const Weight* w;
+  float* y;
+};
+constexpr int kMaxMatmulGroup = 3;
+void matmul_group(const MatmulOut* outs, int n, const float* x, int64_t n_tok, ThreadPool& pool, OpScratch& scratch);
+// scratch.act bytes that matmul_group takes for these weights and tokens (the memory plan's figure).
+size_t matmul_group_act_bytes(const Weight* const* ws, int n, int64_t n_tok);
+
+// g: (n_tok, n_ff) = silu(x . gate^T) * (x . up^T), u: (n_tok, n_ff) scratch for the up projection; one job.
+void matmul_swiglu(const Weight& gate, const Weight& up, const float* x, int64_t n_tok, float* g, float* u,
+                   ThreadPool& pool, OpScratch& scratch);
+
 // y = x / sqrt(mean(x^2) + eps) * weight, per row of n (sum of squares in double, as the reference does).
 void rms_norm(const float* x, const float* weight, float* y, int64_t n, float eps);
 
