@@ -1,8 +1,9 @@
-// x86-64 set for CPUs with AVX-512 VNNI (+VL/BW): the quantized kernels of quant_kernels.inc with vpdpbusd on
-// 256-bit vectors forming the u8 x s8 dot products (one instruction instead of maddubs + madd). Block integer
-// sums are exact either way, so this set gives the same bits as the AVX2 set and as the scalar reference; its
-// float kernels and activation converters are the AVX2 set's. 256-bit vectors: on Zen 4 512-bit operations
-// issue as two halves anyway, and the 32 vector registers AVX-512VL adds already relieve the tile's pressure.
+// x86-64 set for CPUs with AVX-512 VNNI (+VL/BW): the quantized kernels of quant_kernels.inc with vpdpbusd
+// forming the u8 x s8 dot products (one instruction instead of maddubs + madd). Block integer sums are exact either
+// way, so this set gives the same bits as the AVX2 set and as the scalar reference; its float kernels and activation
+// converters are the AVX2 set's. Mostly 256-bit vectors (Zen 4 issues 512-bit operations as two halves, and the 32
+// registers of AVX-512VL relieve the tiles' pressure); the small-batch tiles of 4-bit formats use 512-bit ones,
+// measured faster (packed_tiles.inc).
 
 #include <algorithm>
 #include <cstddef>
@@ -18,6 +19,11 @@
 #include "tensor/quant_util.h"
 
 #if defined(__x86_64__)
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
+// g++ 12's 512-bit insert/shuffle intrinsics pass an _mm512_undefined_* operand that -Wmaybe-uninitialized flags
+// once inlined (GCC bug 105593, fixed in 13).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 
 #if defined(__clang__)  // clang ignores GCC's target pragma
