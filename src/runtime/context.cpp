@@ -332,9 +332,10 @@ MemoryPlan plan_memory(const Model& m, const ContextParams& params) {
     const uint64_t c = resident_code_bytes();
     return c != 0 ? c : 12ull << 20;  // no /proc: the CLI's figure on x86-64 Debian 12
   }();
-  // Per thread: the touched stack (256 KiB) and the x86 kernels' scratch: a packed copy of a ~128 KB row block (up
-  // to 4x its size, AVX2's IQ4_NL: 512 KiB), 12 bytes per activation block of a product from 16 tokens on, and 32
-  // per block of up to 15 tokens below that (src/kernels/x86/packed_tiles.inc, quant_kernels.inc).
+  // Per thread: the touched stack (256 KiB) and the x86 kernels' scratch, one of each kind per thread whatever the
+  // formats (thread_scratch): a packed copy of a ~128 KB row block (up to 4x its size, AVX2's IQ4_NL: 512 KiB),
+  // 12 bytes per activation block of a product from 16 tokens on, and 32 per block of up to 15 tokens below that
+  // (src/kernels/x86/packed_tiles.inc, packed_kquants.inc, quant_kernels.inc).
   const uint64_t per_thread = (768ull << 10) + 12 * act_blocks + 15 * max_in;
   plan.overhead = code + (2ull << 20) + static_cast<uint64_t>(p.n_threads) * per_thread;
   return plan;
