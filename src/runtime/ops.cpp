@@ -103,7 +103,7 @@ void matmul_swiglu(const Weight& gate, const Weight& up, const float* x, int64_t
   const uint8_t* act[2];
   size_t act_row[2];
   convert_input(ws, 2, x, n_tok, pool, scratch, act, act_row);
-  const int64_t n_ff = gate.n_out, rows = task_rows(2 * n_ff, pool.size());
+  const int64_t n_ff = gate.n_out, rows = task_rows(n_ff, pool.size());
   // Each task takes the same rows of both matrices and gates them at once: no pass of its own over (n_tok, n_ff)
   // on one thread, and one barrier instead of three.
   pool.run((n_ff + rows - 1) / rows, [&](int64_t task, int) {
