@@ -7,6 +7,8 @@
 #include <limits>
 #include <string>
 
+#include "runtime/exp_f64.h"
+
 namespace ondi {
 
 namespace {
@@ -126,6 +128,7 @@ Sampler::Sampler(const SamplerParams& p, int32_t n_vocab) : p_(p), n_vocab_(n_vo
   // All per-call scratch is sized here: sample() only resizes within this capacity, so it never allocates.
   cand_.reserve(static_cast<size_t>(n_vocab));
   w_.assign(static_cast<size_t>(n_vocab), 0.0);
+  ex_.reserve(static_cast<size_t>(n_vocab));
 }
 
 void Sampler::accept(int32_t token) {
@@ -242,7 +245,7 @@ int32_t Sampler::sample_dist() {
     const double s = static_cast<double>(l) / temp;
     switch (mode) {
       case Mode::normal:
-        return std::exp(s - smax);
+        return exp_f64(s - smax);  // (not reached: the normal mode exponentiates in bulk below)
       case Mode::pos_inf:
         return s == std::numeric_limits<double>::infinity() ? 1.0 : 0.0;
       case Mode::all_neg_inf:
@@ -254,10 +257,22 @@ int32_t Sampler::sample_dist() {
   // Each weight is computed once (exp dominates the cost without top-k) and kept in w_, indexed by token id so
   // that it follows its token through the partitions and sorts below.
   double z = 0.0;
-  for (size_t i = 0; i < m; ++i) {
-    const double w = weight(cand_[i].first);
-    w_[static_cast<size_t>(cand_[i].second)] = w;
-    z += w;
+  if (mode == Mode::normal) {
+    // e^(s - smax) by ondi's own exponential, 4 at a time (runtime/exp_f64.h): with libm's exp this pass was ~5% of
+    // a server step of 8 sequences. The same weights on every machine.
+    ex_.resize(m);
+    for (size_t i = 0; i < m; ++i) ex_[i] = static_cast<double>(cand_[i].first) / temp - smax;
+    exp_f64_n(ex_.data(), static_cast<int64_t>(m));
+    for (size_t i = 0; i < m; ++i) {
+      w_[static_cast<size_t>(cand_[i].second)] = ex_[i];
+      z += ex_[i];
+    }
+  } else {
+    for (size_t i = 0; i < m; ++i) {
+      const double w = weight(cand_[i].first);
+      w_[static_cast<size_t>(cand_[i].second)] = w;
+      z += w;
+    }
   }
   auto w_of = [&](const Cand& c) { return w_[static_cast<size_t>(c.second)]; };
 

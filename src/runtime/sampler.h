@@ -103,6 +103,7 @@ class Sampler {
   // scratch: (logit, id), then (probability, id); mutable because candidates() may sort it on first use
   mutable std::vector<std::pair<float, int32_t>> cand_;
   std::vector<double> w_;            // scratch: softmax weight w of each candidate, indexed by token id (n_vocab)
+  std::vector<double> ex_;           // scratch: the exponents, then e^them, in candidate order
   mutable bool cand_sorted_ = true;  // cand_ is in the chain's order (else id order: candidates() sorts it)
 };
 
