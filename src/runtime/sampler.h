@@ -14,19 +14,21 @@
 //  5. top_k > 0 and < n_vocab: keep the k best under the total order "higher logit first, then lower id"
 //     (so the result does not depend on sort stability or the standard library). The candidates are then in
 //     that order; without truncation they stay in id order.
-//  6. Softmax at temperature, in double: s_i = double(l_i) / double(temperature); w_i = exp(s_i - max_j s_j);
+//  6. Softmax at temperature, in double: s_i = double(l_i) / double(temperature); w_i = exp_f64(s_i - max_j s_j)
+//     (ondi's own exp, runtime/exp_f64.h: the same bits on every machine, within 2 ulp of e^x);
 //     Z = sum of w_i in the current candidate order (step 5). Special cases: if max s is +inf, w_i = (s_i ==
 //     +inf); if every s_i is -inf, w_i = 1. p_i = w_i / Z. The best candidate always has w = 1.
 //  7. top_p < 1: in the order of step 5's total order, keep the shortest prefix whose cumulative probability
 //     (sum of w in that order, divided by Z) is >= top_p; at least one token.
 //  8. min_p > 0: drop tokens with p_i < min_p * p_max, evaluated as w_i < min_p (the same quantity without
-//     the common 1/Z factor). Both keep a prefix of the sorted order (exp is monotone), so 7 and 8 commute.
+//     the common 1/Z factor). Both keep a prefix of the sorted order (w rises with the logit, up to exp_f64's last
+//     bit), so 7 and 8 commute.
 //  9. Renormalize: Zk = sum of w_i over the kept tokens in sorted order (double).
 // 10. Draw u = rng.next_double() (exactly one draw per sample() call when temperature > 0); walk the kept
 //     tokens in sorted order accumulating w_i and return the first whose running sum exceeds u * Zk (a token
 //     with w = 0 is never returned; if rounding leaves u * Zk >= the final sum, the last token with w > 0).
-// Caveat: std::exp is not required to be correctly rounded, so two C libraries may differ in the last bit of a
-// weight; that can only change a draw (or a top-p / min-p cut) that lands within ~1e-16 relative of a boundary.
+// The weights do not depend on the C library (libm's exp is not required to be correctly rounded, so two libraries
+// could differ in the last bit of a weight) nor on the instruction set (exp_f64's SIMD path gives its scalar bits).
 #pragma once
 
 #include <cstdint>
