@@ -241,18 +241,6 @@ int32_t Sampler::sample_dist() {
   const Mode mode = smax == std::numeric_limits<double>::infinity()    ? Mode::pos_inf
                     : smax == -std::numeric_limits<double>::infinity() ? Mode::all_neg_inf
                                                                        : Mode::normal;
-  auto weight = [&](float l) -> double {
-    const double s = static_cast<double>(l) / temp;
-    switch (mode) {
-      case Mode::normal:
-        return exp_f64(s - smax);  // (not reached: the normal mode exponentiates in bulk below)
-      case Mode::pos_inf:
-        return s == std::numeric_limits<double>::infinity() ? 1.0 : 0.0;
-      case Mode::all_neg_inf:
-        break;
-    }
-    return 1.0;  // everything banned: still return some valid token, uniformly among the candidates
-  };
   // Z in the current order: sorted after a truncating top-k, id order otherwise; both are canonical.
   // Each weight is computed once (exp dominates the cost without top-k) and kept in w_, indexed by token id so
   // that it follows its token through the partitions and sorts below.
@@ -268,8 +256,13 @@ int32_t Sampler::sample_dist() {
       z += ex_[i];
     }
   } else {
+    // max s = +inf: the +inf candidates share the draw; all -inf (everything banned): still return some valid
+    // token, uniformly among the candidates.
     for (size_t i = 0; i < m; ++i) {
-      const double w = weight(cand_[i].first);
+      const double w = mode == Mode::all_neg_inf ||
+                               static_cast<double>(cand_[i].first) / temp == std::numeric_limits<double>::infinity()
+                           ? 1.0
+                           : 0.0;
       w_[static_cast<size_t>(cand_[i].second)] = w;
       z += w;
     }
