@@ -9,39 +9,52 @@ namespace ondi {
 
 namespace {
 
-// The input converted once to each distinct vec_dot_type among ws, one after another in scratch.act (act[i]: weight
-// i's copy, act_row[i]: its row stride), in one job over (type, token) pairs.
-void convert_input(const Weight* const* ws, int n, const float* x, int64_t n_tok, ThreadPool& pool, OpScratch& scratch,
-                   const uint8_t** act, size_t* act_row) {
+// Where the input's converted copies go in scratch.act: one per distinct vec_dot_type among the present weights
+// of ws, one after another (which[i]: weight i's copy).
+struct ActLayout {
   GgmlType types[kMaxMatmulGroup];
   size_t offset[kMaxMatmulGroup], row[kMaxMatmulGroup];
-  int n_types = 0, which[kMaxMatmulGroup];
-  size_t need = 0;
+  int which[kMaxMatmulGroup];
+  int n_types = 0;
+  size_t bytes = 0;
+};
+
+ActLayout act_layout(const Weight* const* ws, int n, int64_t n_tok) {
+  ActLayout l;
   for (int i = 0; i < n; ++i) {
+    if (!ws[i]->present()) continue;
     const GgmlType t = vec_dot_type(ws[i]->type);
     int k = 0;
-    while (k < n_types && types[k] != t) ++k;
-    if (k == n_types) {
-      types[k] = t;
-      row[k] = *row_size(t, ws[i]->n_in);
-      offset[k] = need;
-      need += row[k] * static_cast<size_t>(n_tok);
-      ++n_types;
+    while (k < l.n_types && l.types[k] != t) ++k;
+    if (k == l.n_types) {
+      l.types[k] = t;
+      l.row[k] = *row_size(t, ws[i]->n_in);
+      l.offset[k] = l.bytes;
+      l.bytes += l.row[k] * static_cast<size_t>(n_tok);
+      ++l.n_types;
     }
-    which[i] = k;
+    l.which[i] = k;
   }
-  if (scratch.act.size() < need) scratch.act.resize(need);
+  return l;
+}
+
+// The input converted once per copy of act_layout, in one job over (type, token) pairs (act[i], act_row[i]: weight
+// i's copy and its row stride).
+void convert_input(const Weight* const* ws, int n, const float* x, int64_t n_tok, ThreadPool& pool, OpScratch& scratch,
+                   const uint8_t** act, size_t* act_row) {
+  const ActLayout l = act_layout(ws, n, n_tok);
+  if (scratch.act.size() < l.bytes) scratch.act.resize(l.bytes);
   uint8_t* base = scratch.act.data();
   const int64_t n_in = ws[0]->n_in;
-  pool.parallel_for(n_types * n_tok, 1, [&](int64_t j0, int64_t j1, int) {
+  pool.parallel_for(l.n_types * n_tok, 1, [&](int64_t j0, int64_t j1, int) {
     for (int64_t j = j0; j < j1; ++j) {
       const int64_t k = j / n_tok, t = j % n_tok;
-      quantize_activations(types[k], x + t * n_in, base + offset[k] + static_cast<size_t>(t) * row[k], n_in);
+      quantize_activations(l.types[k], x + t * n_in, base + l.offset[k] + static_cast<size_t>(t) * l.row[k], n_in);
     }
   });
   for (int i = 0; i < n; ++i) {
-    act[i] = base + offset[which[i]];
-    act_row[i] = row[which[i]];
+    act[i] = base + l.offset[l.which[i]];
+    act_row[i] = l.row[l.which[i]];
   }
 }
 
@@ -54,17 +67,7 @@ int64_t task_rows(int64_t total_rows, int n_threads) {
 
 }  // namespace
 
-size_t matmul_group_act_bytes(const Weight* const* ws, int n, int64_t n_tok) {
-  size_t total = 0;
-  for (int i = 0; i < n; ++i) {
-    if (!ws[i]->present()) continue;
-    const GgmlType t = vec_dot_type(ws[i]->type);
-    bool seen = false;
-    for (int j = 0; j < i; ++j) seen = seen || (ws[j]->present() && vec_dot_type(ws[j]->type) == t);
-    if (!seen) total += *row_size(t, ws[i]->n_in) * static_cast<size_t>(n_tok);
-  }
-  return total;
-}
+size_t matmul_group_act_bytes(const Weight* const* ws, int n, int64_t n_tok) { return act_layout(ws, n, n_tok).bytes; }
 
 void matmul_group(const MatmulOut* outs, int n, const float* x, int64_t n_tok, ThreadPool& pool, OpScratch& scratch) {
   const Weight* ws[kMaxMatmulGroup];
