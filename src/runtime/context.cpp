@@ -306,8 +306,10 @@ MemoryPlan plan_memory(const Model& m, const ContextParams& params) {
   floats += static_cast<uint64_t>(p.n_threads) * (static_cast<uint64_t>(p.n_ctx) + hp.head_dim);
   // act_blocks: 32-element activation blocks of the largest product; max_in: the widest weight row
   uint64_t act = 0, act_blocks = 0, max_in = 0;
+  bool half = false;  // F16/BF16 weights: the x86 kernels' f64 copies (src/kernels/x86/half_gemm.inc)
   auto consider = [&](const Weight& w, uint64_t rows) {
     if (!w.present()) return;
+    half = half || w.type == GgmlType::F16 || w.type == GgmlType::BF16;
     act = std::max<uint64_t>(act, rows * *row_size(vec_dot_type(w.type), w.n_in));
     act_blocks = std::max<uint64_t>(act_blocks, rows * static_cast<uint64_t>(w.n_in) / 32);
     max_in = std::max<uint64_t>(max_in, static_cast<uint64_t>(w.n_in));
@@ -335,8 +337,12 @@ MemoryPlan plan_memory(const Model& m, const ContextParams& params) {
   // Per thread: the touched stack (256 KiB) and the x86 kernels' scratch, one of each kind per thread whatever the
   // formats (thread_scratch): a packed copy of a ~128 KB row block (up to 4x its size, AVX2's IQ4_NL: 512 KiB),
   // 12 bytes per activation block of a product from 16 tokens on, and 32 per block of up to 15 tokens below that
-  // (src/kernels/x86/packed_tiles.inc, packed_kquants.inc, quant_kernels.inc).
-  const uint64_t per_thread = (768ull << 10) + 12 * act_blocks + 15 * max_in;
+  // (src/kernels/x86/packed_tiles.inc, packed_kquants.inc, quant_kernels.inc); for 16-bit weights, ~512 KiB (at
+  // least 4 rows) of f64 rows and ~192 KiB (at least 3 tokens) of f64 activations (half_gemm.inc).
+  const uint64_t packed = std::max<uint64_t>(512ull << 10, half ? 32 * max_in : 0);
+  const uint64_t tokens =
+      std::max<uint64_t>(12 * act_blocks + 15 * max_in, half ? std::max<uint64_t>(192ull << 10, 24 * max_in) : 0);
+  const uint64_t per_thread = (256ull << 10) + packed + tokens;
   plan.overhead = code + (2ull << 20) + static_cast<uint64_t>(p.n_threads) * per_thread;
   return plan;
 }

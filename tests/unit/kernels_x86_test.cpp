@@ -7,6 +7,7 @@
 //  - the SIMD activation converters write the reference's bytes (ties, zeros, signed maxima, subnormals, NaN).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -181,13 +182,18 @@ TEST_P(X86Kernels, GemmEqualsVecDotBitwise) {
   for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0, GgmlType::IQ4_NL,
                      GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::F16,
                      GgmlType::BF16}) {
+    const bool half = t == GgmlType::F16 || t == GgmlType::BF16;
     const int64_t bs = std::max<int64_t>(type_info(t)->block_size, 32);
-    // the widest rows make several row blocks (qgemm keeps ~128 KB of rows in L2), with a remainder
-    for (int64_t n : {bs, 3 * bs, 128 * bs}) {
+    // the widest rows make several row blocks (qgemm keeps ~128 KB of rows in L2, the 16-bit gemm ~512 KB of f64),
+    // with a remainder; 16-bit rows of any length (their tails: n % 8 >= 4, n % 4)
+    const int64_t wide = half ? 4099 : 128 * bs;
+    const std::vector<int64_t> lengths =
+        half ? std::vector<int64_t>{1, 7, 12, 45, wide} : std::vector<int64_t>{bs, 3 * bs, wide};
+    for (int64_t n : lengths) {
       for (int64_t n_rows : {1, 5, 8, 13, 19, 61}) {
-        if ((n == 128 * bs) != (n_rows == 61)) continue;
+        if ((n == wide) != (n_rows == 61)) continue;
         const size_t ow = 3, oa = 1;
-        const bool raw = t != GgmlType::F16 && t != GgmlType::BF16 && n_rows % 2 == 1;
+        const bool raw = !half && n_rows % 2 == 1;
         const auto w = make_weights(t, n, n_rows, ow, raw, rng);
         const size_t ws = *row_size(t, n);
         const size_t as = *row_size(vec_dot_type(t), n);
@@ -209,6 +215,61 @@ TEST_P(X86Kernels, GemmEqualsVecDotBitwise) {
           }
         }
       }
+    }
+  }
+}
+
+// 16-bit rows whose f64 sums depend on their order at f32 precision: large products (~2^22..2^27) that cancel in
+// pairs, among small ones (~2^-26..2^-22) that make the result. A partial sum of ~2^32 rounds the small terms
+// away in an order-dependent way, far above the f32 ulp of the small result, so gemm's tiles and the per-element
+// dot agree here only if they add the products in the same order (random data, whose sums round to the same f32
+// in any order, cannot tell).
+TEST_P(X86Kernels, HalfGemmKeepsOneOrderWhereOrderShows) {
+  std::mt19937 rng(12);
+  std::uniform_real_distribution<float> mant(1.0f, 2.0f);
+  for (GgmlType t : kFloatTypes) {
+    for (int64_t n : {203, 1030, 4099}) {
+      const int64_t n_rows = 13, n_tok_max = 9, pairs = n * 3 / 8;
+      const size_t ws = *row_size(t, n), as = ws;
+      std::vector<uint8_t> w(ws * static_cast<size_t>(n_rows) + 1), a(as * static_cast<size_t>(n_tok_max) + 3);
+      std::vector<int64_t> pos(static_cast<size_t>(n));  // pos[0, 2 pairs): the cancelling pairs
+      for (int64_t k = 0; k < n; ++k) pos[static_cast<size_t>(k)] = k;
+      std::shuffle(pos.begin(), pos.end(), rng);
+      std::vector<float> row(static_cast<size_t>(n)), base(static_cast<size_t>(n), 0x1p-12f);
+      for (int64_t i = 0; i < 2 * pairs; ++i) base[static_cast<size_t>(pos[static_cast<size_t>(i)])] = 0x1p12f;
+      for (int64_t r = 0; r < n_rows; ++r) {
+        for (int64_t i = 0; i < pairs; ++i) {
+          const float x = std::ldexp(mant(rng), 10 + static_cast<int>(rng() % 6));
+          row[static_cast<size_t>(pos[static_cast<size_t>(2 * i)])] = x;
+          row[static_cast<size_t>(pos[static_cast<size_t>(2 * i + 1)])] = -x;
+        }
+        for (int64_t i = 2 * pairs; i < n; ++i)
+          row[static_cast<size_t>(pos[static_cast<size_t>(i)])] =
+              std::ldexp(mant(rng), -14 + static_cast<int>(rng() % 5)) * (rng() % 2 ? 1.0f : -1.0f);
+        quantize_row(t, row.data(), w.data() + 1 + static_cast<size_t>(r) * ws, n);
+      }
+      for (int64_t k = 0; k < n_tok_max; ++k) {  // powers of two keep the products exact and the cancellations
+        std::vector<float> act(base);
+        for (auto& v : act) v = std::ldexp(k % 2 ? -v : v, static_cast<int>(k % 3) - 1);
+        ref::quantize_activations(t, act.data(), a.data() + 3 + static_cast<size_t>(k) * as, n);
+      }
+      int order_shows = 0;
+      for (int64_t n_tok : {1, 2, 3, 4, 5, 9}) {
+        const size_t ldy = static_cast<size_t>(n_rows);
+        std::vector<float> y(ldy * static_cast<size_t>(n_tok));
+        gemm(t)(n, w.data() + 1, ws, n_rows, a.data() + 3, as, n_tok, y.data(), ldy);
+        for (int64_t k = 0; k < n_tok; ++k)
+          for (int64_t r = 0; r < n_rows; ++r) {
+            const uint8_t* wr = w.data() + 1 + static_cast<size_t>(r) * ws;
+            const uint8_t* ak = a.data() + 3 + static_cast<size_t>(k) * as;
+            const float want = dot(t)(n, wr, ak);
+            ASSERT_TRUE(same_bits(y[static_cast<size_t>(k) * ldy + static_cast<size_t>(r)], want))
+                << type_name(t) << " n=" << n << " tok=" << n_tok << " (" << r << ", " << k << ")";
+            order_shows += !same_bits(want, ref::vec_dot_fn(t)(n, wr, ak));
+          }
+      }
+      // the data is what the comment says: the reference's (sequential) order gives other bits for most elements
+      EXPECT_GT(order_shows, 200) << type_name(t) << " n=" << n;
     }
   }
 }

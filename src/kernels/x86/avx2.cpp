@@ -41,57 +41,9 @@ namespace {
 #undef ONDI_X86_VNNI
 
 // ---- F16 / BF16 ---------------------------------------------------------------------------------------------
-// These may differ from the scalar reference by summation order (bounded in tests/unit/kernels_x86_test.cpp), but
-// have one fixed order per output: gemm calls the same dot per element. F32 weights keep the reference kernel:
-// its serial f32 sum is the spec (tests require it bitwise), and F32 matmuls only occur in tiny test models.
-
-// F16 and BF16: the product of two 16-bit floats is exact in f32; products are summed in f64 like the reference,
-// in two 4-lane accumulators over groups of 8 (lanes 0-3 / 4-7 of each group), then
-// ((l0 + l1) + (l2 + l3)) of their sum, then the tail (n % 8) in order.
-template <bool kBf16>
-inline __m256 load8_16(const uint8_t* p) {
-  const __m128i h = loadu128(p);
-  if constexpr (kBf16)
-    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-  else
-    return _mm256_cvtph_ps(h);
-}
-
-template <bool kBf16>
-inline float load1_16(const uint8_t* p) {
-  const uint16_t h = ld16(p);
-  return kBf16 ? bf16_to_f32(h) : _cvtsh_ss(h);
-}
-
-template <bool kBf16>
-float dot_half(int64_t n, const void* w, const void* a) {
-  const auto* x = static_cast<const uint8_t*>(w);
-  const auto* y = static_cast<const uint8_t*>(a);
-  __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m256 p = _mm256_mul_ps(load8_16<kBf16>(x + 2 * i), load8_16<kBf16>(y + 2 * i));
-    s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(p)));
-    s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(p, 1)));
-  }
-  alignas(32) double l[4];
-  _mm256_store_pd(l, _mm256_add_pd(s0, s1));
-  double sum = (l[0] + l[1]) + (l[2] + l[3]);
-  for (; i < n; ++i) sum += static_cast<double>(load1_16<kBf16>(x + 2 * i) * load1_16<kBf16>(y + 2 * i));
-  return static_cast<float>(sum);
-}
-
-// One dot per element, rows outer so that a weight row is read from memory once and from L1 for each token.
-template <VecDotFn kDot>
-void gemm_by_dot(int64_t n, const void* w, size_t ws, int64_t n_rows, const void* act, size_t as, int64_t n_tok,
-                 float* y, size_t ldy) {
-  const auto* wb = static_cast<const uint8_t*>(w);
-  const auto* ab = static_cast<const uint8_t*>(act);
-  for (int64_t r = 0; r < n_rows; ++r)
-    for (int64_t t = 0; t < n_tok; ++t)
-      y[static_cast<size_t>(t) * ldy + static_cast<size_t>(r)] =
-          kDot(n, wb + static_cast<size_t>(r) * ws, ab + static_cast<size_t>(t) * as);
-}
+// F32 weights keep the reference kernel: its serial f32 sum is the spec (tests require it bitwise), and F32
+// matmuls only occur in tiny test models.
+#include "kernels/x86/half_gemm.inc"
 
 // ---- activation converters (byte-identical to kernels/ref/quantize_ref.cpp) --------------------------------
 
@@ -261,9 +213,9 @@ VecDotFn avx2_float_vec_dot(GgmlType t) {
 GemmFn avx2_float_gemm(GgmlType t) {
   switch (t) {
     case GgmlType::F16:
-      return &gemm_by_dot<&dot_half<false>>;
+      return &gemm_half<false>;
     case GgmlType::BF16:
-      return &gemm_by_dot<&dot_half<true>>;
+      return &gemm_half<true>;
     default:
       return nullptr;
   }
