@@ -60,9 +60,9 @@ uint64_t peak_rss_bytes() {
   return v.empty() ? 0 : std::strtoull(v.c_str(), nullptr, 10) * 1024;
 }
 
-// Read bandwidth: `threads` threads each sum their slice of `data` (far larger than the caches); the median of
-// `reps` passes after one that faults the pages in. Several accumulators so the loads, not an add chain, bound it.
-double read_bandwidth_gbs(const uint64_t* data, size_t n, unsigned threads, int reps) {
+// Read bandwidth: `threads` threads each sum their slice of `data` (far larger than the caches). Several
+// accumulators so the loads, not an add chain, bound it.
+double read_pass_gbs(const uint64_t* data, size_t n, unsigned threads) {
   std::vector<uint64_t> sinks(threads);
   auto read = [&](size_t t) {
     const size_t b = n * t / threads, e = n * (t + 1) / threads;
@@ -77,50 +77,71 @@ double read_bandwidth_gbs(const uint64_t* data, size_t n, unsigned threads, int 
     for (; i < e; ++i) a0 += data[i];
     sinks[t] = a0 + a1 + a2 + a3;
   };
-  auto run = [&](auto& fn) {
-    std::vector<std::thread> ts;
-    for (unsigned t = 1; t < threads; ++t) ts.emplace_back([&fn, t] { fn(t); });
-    fn(0);
-    for (auto& th : ts) th.join();
-  };
-  run(read);  // warm-up: page faults, TLB
-  std::vector<double> gbs;
-  for (int r = 0; r < reps; ++r) {
-    const auto t0 = Clock::now();
-    run(read);
-    gbs.push_back(static_cast<double>(n * sizeof(uint64_t)) / (ms_since(t0) * 1e6));
-  }
+  const auto t0 = Clock::now();
+  std::vector<std::thread> ts;
+  for (unsigned t = 1; t < threads; ++t) ts.emplace_back([&read, t] { read(t); });
+  read(0);
+  for (auto& th : ts) th.join();
+  const double ms = ms_since(t0);
   volatile uint64_t keep = 0;
-  for (uint64_t s : sinks) keep = keep + s;
-  return stat_of(gbs).median;
+  for (uint64_t v : sinks) keep = keep + v;
+  return static_cast<double>(n * sizeof(uint64_t)) / (ms * 1e6);
 }
 
-// The bandwidth decode can use: read over the model file's own pages when the file is well above the caches (the
-// same physical pages, and page sizes, the weights are read from), else over a `bw_mib` buffer. Returns GB/s and
-// names the source.
-double decode_bandwidth_gbs(const std::string& path, int bw_mib, unsigned threads, std::string& source) {
-  constexpr size_t kMinFile = size_t{256} << 20;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  struct stat st {};
-  if (fd >= 0 && fstat(fd, &st) == 0 && static_cast<size_t>(st.st_size) >= kMinFile) {
-    const size_t len = static_cast<size_t>(st.st_size);
-    void* p = mmap(nullptr, len, PROT_READ, MAP_PRIVATE, fd, 0);
-    ::close(fd);
-    if (p != MAP_FAILED) {
-      source = "model file";
-      const double gbs = read_bandwidth_gbs(static_cast<const uint64_t*>(p), len / sizeof(uint64_t), threads, 5);
-      munmap(p, len);
-      return gbs;
+// The bandwidth decode can use, measured next to each decode run (the machine may change speed between runs; the
+// roofline percentage pairs each run with its own measurement): read over the model file's own pages when the file
+// is well above the caches (the same physical pages, and page sizes, the weights are read from), else over a
+// `bw_mib` buffer. The first pass faults the pages in and is not counted.
+class BandwidthProbe {
+ public:
+  BandwidthProbe(const std::string& path, int bw_mib, unsigned threads) : threads_(threads) {
+    constexpr size_t kMinFile = size_t{256} << 20;
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat st {};
+    if (fd >= 0 && fstat(fd, &st) == 0 && static_cast<size_t>(st.st_size) >= kMinFile) {
+      void* p = mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
+      if (p != MAP_FAILED) {
+        map_ = p;
+        map_len_ = static_cast<size_t>(st.st_size);
+        data_ = static_cast<const uint64_t*>(p);
+        n_ = map_len_ / sizeof(uint64_t);
+        source_ = "model file";
+      }
     }
-  } else if (fd >= 0) {
-    ::close(fd);
+    if (fd >= 0) ::close(fd);
+    if (!data_) {
+      n_ = (static_cast<size_t>(bw_mib) << 20) / sizeof(uint64_t);
+      buf_.reset(new uint64_t[n_]);
+      for (size_t i = 0; i < n_; ++i) buf_[i] = i;
+      data_ = buf_.get();
+      source_ = "buffer";
+    }
+    (void)read_pass_gbs(data_, n_, threads_);
   }
-  source = "buffer";
-  const size_t n = (static_cast<size_t>(bw_mib) << 20) / sizeof(uint64_t);
-  std::unique_ptr<uint64_t[]> buf(new uint64_t[n]);
-  for (size_t i = 0; i < n; ++i) buf[i] = i;
-  return read_bandwidth_gbs(buf.get(), n, threads, 5);
-}
+  ~BandwidthProbe() {
+    if (map_) munmap(map_, map_len_);
+  }
+  BandwidthProbe(const BandwidthProbe&) = delete;
+  BandwidthProbe& operator=(const BandwidthProbe&) = delete;
+
+  // The median of `passes` passes.
+  double measure(int passes) {
+    std::vector<double> gbs;
+    for (int i = 0; i < passes; ++i) gbs.push_back(read_pass_gbs(data_, n_, threads_));
+    std::sort(gbs.begin(), gbs.end());
+    return gbs[gbs.size() / 2];
+  }
+  const std::string& source() const { return source_; }
+
+ private:
+  unsigned threads_;
+  void* map_ = nullptr;
+  size_t map_len_ = 0;
+  std::unique_ptr<uint64_t[]> buf_;
+  const uint64_t* data_ = nullptr;
+  size_t n_ = 0;
+  std::string source_;
+};
 
 int32_t argmax(const float* v, int64_t n) {
   int64_t best = 0;
@@ -131,7 +152,7 @@ int32_t argmax(const float* v, int64_t n) {
 
 struct Opts {
   std::string model;
-  int threads = 0, n_prompt = 512, n_gen = 128, reps = 5, bw_mib = 1024, batch = 512, n_first = 8;
+  int threads = 0, n_prompt = 512, n_gen = 128, reps = 5, bw_mib = 1024, batch = 512, n_first = 8, depth = 0;
   uint64_t seed = 1;
   bool json = false;
 };
@@ -139,6 +160,11 @@ struct Opts {
 int cmd_bench(const Opts& o) {
   const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
   const unsigned threads = o.threads > 0 ? static_cast<unsigned>(o.threads) : hw;
+  if (o.depth > o.n_prompt) {
+    std::fprintf(stderr, "ondi bench: --depth %d is more than the %d prompt tokens it is taken from (-p)\n", o.depth,
+                 o.n_prompt);
+    return 2;
+  }
 
   auto t_load = Clock::now();
   ModelHandle model(o.model);
@@ -147,7 +173,7 @@ int cmd_bench(const Opts& o) {
 
   Common c;
   c.threads = static_cast<int>(threads);
-  c.ctx = std::max(o.n_prompt + o.n_gen + 1, o.n_first);
+  c.ctx = std::max({o.n_prompt, o.depth + o.n_gen + 1, o.n_first});
   c.batch = o.batch;
   // What a user waits for when the process starts: load, a fresh session, a short prompt, the first token. Taken
   // before anything else touches the weights, so the mapping's page faults are in it (the page cache is warm
@@ -169,7 +195,10 @@ int cmd_bench(const Opts& o) {
   for (auto& id : prompt) id = dist(rng);
   std::vector<float> logits(static_cast<size_t>(info.n_vocab));
 
-  std::vector<double> pp_tps, tg_tps, ttft_ms;
+  std::vector<double> pp_tps, tg_tps, ttft_ms, bw_gbs, pct;
+  uint64_t rss = 0;
+  std::unique_ptr<BandwidthProbe> probe;
+  const double bytes = static_cast<double>(info.weight_bytes);
   // Repetition -1 is a warm-up: it faults the mapped weights in and sizes the caches.
   for (int r = -1; r < o.reps; ++r) {
     check(ondi_session_truncate(session.s, 0), "resetting the session");
@@ -177,23 +206,33 @@ int cmd_bench(const Opts& o) {
     check(ondi_session_eval(session.s, prompt.data(), prompt.size(), 1, logits.data()), "prefill");
     int32_t tok = argmax(logits.data(), info.n_vocab);
     const double prefill_ms = ms_since(t0);
+    // Decode from `depth` cached tokens (0, as llama-bench's tg: the figures compare side by side), untimed.
+    check(ondi_session_truncate(session.s, o.depth), "resetting the session");
     const auto t1 = Clock::now();
     for (int i = 0; i < o.n_gen; ++i) {
       check(ondi_session_eval(session.s, &tok, 1, 1, logits.data()), "decode");
       tok = argmax(logits.data(), info.n_vocab);
     }
     const double decode_ms = ms_since(t1);
-    if (r < 0) continue;
+    if (r < 0) {
+      // The warm-up has touched everything a run touches: its peak is the run's (read before the bandwidth
+      // probe maps the file a second time or allocates its buffer).
+      rss = peak_rss_bytes();
+      probe = std::make_unique<BandwidthProbe>(o.model, o.bw_mib, threads);
+      continue;
+    }
     ttft_ms.push_back(prefill_ms);
     pp_tps.push_back(1000.0 * o.n_prompt / prefill_ms);
-    tg_tps.push_back(1000.0 * o.n_gen / decode_ms);
+    const double tps = 1000.0 * o.n_gen / decode_ms;
+    tg_tps.push_back(tps);
+    bw_gbs.push_back(probe->measure(3));
+    if (bytes > 0) pct.push_back(100.0 * tps / (bw_gbs.back() * 1e9 / bytes));
   }
-  const uint64_t rss = peak_rss_bytes();  // before the bandwidth buffer inflates it
-  const Stat pp = stat_of(pp_tps), tg = stat_of(tg_tps), ttft = stat_of(ttft_ms);
-  std::string bw_source;
-  const double bw = decode_bandwidth_gbs(o.model, o.bw_mib, threads, bw_source);
-  const double roofline_tps = info.weight_bytes > 0 ? bw * 1e9 / static_cast<double>(info.weight_bytes) : 0;
-  const double roofline_pct = roofline_tps > 0 ? 100.0 * tg.median / roofline_tps : 0;
+  const Stat pp = stat_of(pp_tps), tg = stat_of(tg_tps), ttft = stat_of(ttft_ms), bws = stat_of(bw_gbs);
+  const std::string bw_source = probe->source();
+  const double bw = bws.median;
+  const double roofline_tps = bytes > 0 ? bw * 1e9 / bytes : 0;
+  const double roofline_pct = pct.empty() ? 0 : stat_of(pct).median;
   const std::string cpu = proc_field("/proc/cpuinfo", "model name");
   const std::string pp_name = "pp" + std::to_string(o.n_prompt), tg_name = "tg" + std::to_string(o.n_gen);
 
@@ -216,7 +255,9 @@ int cmd_bench(const Opts& o) {
                         {"decode_tps", st(tg)},
                         {"ttft_ms", st(ttft)},
                         {"peak_rss_bytes", rss},
+                        {"depth", o.depth},
                         {"read_bandwidth_gbs", bw},
+                        {"read_bandwidth", st(bws)},
                         {"bandwidth_source", bw_source},
                         {"roofline_tps", roofline_tps},
                         {"roofline_pct", roofline_pct}};
@@ -232,12 +273,14 @@ int cmd_bench(const Opts& o) {
               load_ms, first_token_ms, o.n_first);
   std::printf("%-10s %9.2f tok/s  (min %.2f, max %.2f; median of %d)\n", pp_name.c_str(), pp.median, pp.min, pp.max,
               o.reps);
-  std::printf("%-10s %9.2f tok/s  (min %.2f, max %.2f)\n", tg_name.c_str(), tg.median, tg.min, tg.max);
+  std::printf("%-10s %9.2f tok/s  (min %.2f, max %.2f; from %d cached tokens)\n", tg_name.c_str(), tg.median, tg.min,
+              tg.max, o.depth);
   std::printf("ttft       %9.1f ms     (min %.1f, max %.1f; %d-token prompt)\n", ttft.median, ttft.min, ttft.max,
               o.n_prompt);
   std::printf("peak rss   %s\n", human_bytes(static_cast<double>(rss)).c_str());
-  std::printf("bandwidth  %.1f GB/s read (%s) -> roofline %.2f tok/s; decode at %.0f%% of it\n", bw, bw_source.c_str(),
-              roofline_tps, roofline_pct);
+  std::printf("bandwidth  %.1f GB/s read (%s; min %.1f, max %.1f) -> roofline %.2f tok/s; decode at %.0f%% of it\n", bw,
+              bw_source.c_str(), bws.min, bws.max, roofline_tps, roofline_pct);
+  std::printf("           (each decode run against the bandwidth measured right after it, median of the ratios)\n");
   return 0;
 }
 
@@ -251,6 +294,9 @@ const RegisterCommand kRegister(70, [](CLI::App& app) -> Runner {
   b->add_option("-n,--gen-tokens", o->n_gen, "Tokens to generate")
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 20));
+  b->add_option("-d,--depth", o->depth, "Cached tokens before the timed decode (0: an empty context, as llama-bench)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1 << 20));
   b->add_option("-r,--repetitions", o->reps, "Timed repetitions (after one warm-up)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
