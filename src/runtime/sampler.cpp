@@ -178,6 +178,7 @@ void Sampler::apply_penalties() {
 
 int32_t Sampler::sample(const float* logits) {
   const size_t n = static_cast<size_t>(n_vocab_);
+  probs_pending_ = false;
   cand_.resize(n);  // within the reserved capacity
   for (size_t i = 0; i < n; ++i) {
     const float v = logits[i];
@@ -193,6 +194,10 @@ int32_t Sampler::sample(const float* logits) {
 }
 
 const std::vector<std::pair<float, int32_t>>& Sampler::candidates() const {
+  if (probs_pending_) {
+    for (auto& c : cand_) c.first = static_cast<float>(w_[static_cast<size_t>(c.second)] / probs_z_);
+    probs_pending_ = false;
+  }
   if (!cand_sorted_) {
     // The draw's weights (double, monotone in the logits) give the chain's order; float probabilities could tie.
     std::sort(cand_.begin(), cand_.end(), [this](const Cand& a, const Cand& b) {
@@ -212,6 +217,7 @@ int32_t Sampler::sample_greedy() {
   }
   const int32_t id = cand_[best].second;
   cand_sorted_ = true;
+  probs_pending_ = false;
   cand_.resize(1);
   cand_[0] = {1.0f, id};
   return id;
@@ -268,6 +274,10 @@ int32_t Sampler::sample_dist() {
     }
   }
   auto w_of = [&](const Cand& c) { return w_[static_cast<size_t>(c.second)]; };
+  // z is the sum over cand_[0, m) in the current order: the renormalization below reuses it while the filters
+  // neither drop nor reorder candidates (the same additions in the same order).
+  const size_t m_z = m;
+  bool reordered = false;
 
   // Min-p before top-p: both keep a prefix of the sorted order, so the result is the same as the documented
   // order, and min-p is a linear filter that shrinks what top-p has to sort. remove_if is stable, so a sorted
@@ -292,6 +302,7 @@ int32_t Sampler::sample_dist() {
         select_sorted(b + static_cast<ptrdiff_t>(sorted), b + static_cast<ptrdiff_t>(end),
                       b + static_cast<ptrdiff_t>(m));
         sorted = end;
+        reordered = true;
       }
       cum += w_of(cand_[i]);
       if (cum / z >= top_p) {
@@ -308,12 +319,16 @@ int32_t Sampler::sample_dist() {
   if (sorted > 0 && sorted < m) {
     std::sort(b + static_cast<ptrdiff_t>(sorted), b + static_cast<ptrdiff_t>(m), better);
     cand_sorted_ = true;
+    reordered = true;
   }
   cand_.resize(m);
 
   // Renormalize over the kept tokens and draw, both walking the order above.
   double zk = 0.0;
-  for (size_t i = 0; i < m; ++i) zk += w_of(cand_[i]);
+  if (m == m_z && !reordered)
+    zk = z;
+  else
+    for (size_t i = 0; i < m; ++i) zk += w_of(cand_[i]);
   const double target = rng_.next_double() * zk;
   size_t pick = m;
   double cum = 0.0;
@@ -329,7 +344,8 @@ int32_t Sampler::sample_dist() {
     pick = m - 1;
     while (pick > 0 && w_of(cand_[pick]) == 0.0) --pick;
   }
-  for (size_t i = 0; i < m; ++i) cand_[i].first = static_cast<float>(w_of(cand_[i]) / zk);
+  probs_z_ = zk;
+  probs_pending_ = true;
   return cand_[pick].second;
 }
 

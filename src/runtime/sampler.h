@@ -107,6 +107,10 @@ class Sampler {
   std::vector<double> w_;            // scratch: softmax weight w of each candidate, indexed by token id (n_vocab)
   std::vector<double> ex_;           // scratch: the exponents, then e^them, in candidate order
   mutable bool cand_sorted_ = true;  // cand_ is in the chain's order (else id order: candidates() sorts it)
+  // After a draw, cand_'s probabilities are w / probs_z_, filled in by candidates() (a pass of divisions over the
+  // whole vocabulary that a plain generation never reads).
+  mutable bool probs_pending_ = false;
+  double probs_z_ = 0.0;
 };
 
 }  // namespace ondi
