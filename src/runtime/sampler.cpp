@@ -240,8 +240,14 @@ int32_t Sampler::sample_dist() {
 
   // Softmax at temperature. s is monotone in the logit, so max s is s of the max logit.
   const double temp = static_cast<double>(p_.temperature);
-  float lmax = kNegInf;
-  for (size_t i = 0; i < m; ++i) lmax = std::max(lmax, cand_[i].first);
+  // Four running maxima (one chain waited on each compare); any order gives the same maximum, up to the sign of
+  // a zero, which changes no weight below (s - (+0) and s - (-0) are equal but for s = -0, and exp(-0) = exp(+0)).
+  float mx4[4] = {kNegInf, kNegInf, kNegInf, kNegInf};
+  size_t i4 = 0;
+  for (; i4 + 4 <= m; i4 += 4)
+    for (size_t k = 0; k < 4; ++k) mx4[k] = std::max(mx4[k], cand_[i4 + k].first);
+  for (; i4 < m; ++i4) mx4[0] = std::max(mx4[0], cand_[i4].first);
+  const float lmax = std::max(std::max(mx4[0], mx4[1]), std::max(mx4[2], mx4[3]));
   const double smax = static_cast<double>(lmax) / temp;
   enum class Mode { normal, pos_inf, all_neg_inf };
   const Mode mode = smax == std::numeric_limits<double>::infinity()    ? Mode::pos_inf
@@ -257,11 +263,15 @@ int32_t Sampler::sample_dist() {
     ex_.resize(m);
     for (size_t i = 0; i < m; ++i) ex_[i] = static_cast<double>(cand_[i].first) / temp - smax;
     exp_f64_n(ex_.data(), static_cast<int64_t>(m));
+    // The running sum at every kPrefix-th candidate, for the draw below.
+    zpre_.resize(m / kPrefix + 1);
     for (size_t i = 0; i < m; ++i) {
+      if (i % kPrefix == 0) zpre_[i / kPrefix] = z;
       w_[static_cast<size_t>(cand_[i].second)] = ex_[i];
       z += ex_[i];
     }
   } else {
+    zpre_.clear();
     // max s = +inf: the +inf candidates share the draw; all -inf (everything banned): still return some valid
     // token, uniformly among the candidates.
     for (size_t i = 0; i < m; ++i) {
@@ -331,8 +341,19 @@ int32_t Sampler::sample_dist() {
     for (size_t i = 0; i < m; ++i) zk += w_of(cand_[i]);
   const double target = rng_.next_double() * zk;
   size_t pick = m;
+  // The first candidate whose running sum exceeds the target. While the order is z's, the running sums at the
+  // block starts are z's own (the same additions), so the walk starts at the block where the sum passes the target
+  // (the sums never decrease: every weight is >= 0) and gives the bits of a walk from the first candidate.
+  size_t from = 0;
   double cum = 0.0;
-  for (size_t i = 0; i < m; ++i) {
+  if (zk == z && m == m_z && !reordered && !zpre_.empty()) {
+    const size_t nb = (m + kPrefix - 1) / kPrefix;
+    size_t blk = 0;
+    while (blk < nb && !(target < (blk + 1 < nb ? zpre_[blk + 1] : z))) ++blk;
+    from = blk < nb ? blk * kPrefix : m;
+    cum = blk < nb ? zpre_[blk] : z;
+  }
+  for (size_t i = from; i < m; ++i) {
     cum += w_of(cand_[i]);
     if (target < cum) {
       pick = i;

@@ -104,8 +104,10 @@ class Sampler {
   std::vector<int32_t> seen_;    // distinct tokens with counts_ > 0, in no particular order
   // scratch: (logit, id), then (probability, id); mutable because candidates() may sort it on first use
   mutable std::vector<std::pair<float, int32_t>> cand_;
-  std::vector<double> w_;            // scratch: softmax weight w of each candidate, indexed by token id (n_vocab)
-  std::vector<double> ex_;           // scratch: the exponents, then e^them, in candidate order
+  std::vector<double> w_;     // scratch: softmax weight w of each candidate, indexed by token id (n_vocab)
+  std::vector<double> ex_;    // scratch: the exponents, then e^them, in candidate order
+  std::vector<double> zpre_;  // scratch: the softmax sum's running value at every kPrefix-th candidate
+  static constexpr size_t kPrefix = 64;
   mutable bool cand_sorted_ = true;  // cand_ is in the chain's order (else id order: candidates() sorts it)
   // After a draw, cand_'s probabilities are w / probs_z_, filled in by candidates() (a pass of divisions over the
   // whole vocabulary that a plain generation never reads).

@@ -340,6 +340,43 @@ TEST(Sampler, SeedDeterminesTheSequence) {
   EXPECT_EQ(draws(a, l, 1000), da);
 }
 
+// Without truncation the draw is the documented walk (sampler.h): weights e^(s - max s) by ondi's exp, their sum
+// in id order, target = u * sum, the first token whose running sum exceeds the target. Written out here plainly and
+// compared draw by draw, over a vocabulary of many 64-token blocks plus a remainder (the sampler starts its walk at
+// a block whose start it recorded while summing), with dominant tokens spread over it.
+TEST(Sampler, DrawIsTheDocumentedWalk) {
+  const int32_t n = 64 * 70 + 37;
+  std::vector<float> l = random_logits(n, 11, 2.0);
+  for (int32_t i = 5; i < n; i += 613) l[static_cast<size_t>(i)] += 6.0f;
+  for (float temp : {1.0f, 0.7f}) {
+    SamplerParams p = untruncated(temp);
+    p.seed = 1234;
+    Sampler s = make(p, n);
+    const double t = static_cast<double>(temp);
+    const double smax = static_cast<double>(*std::max_element(l.begin(), l.end())) / t;
+    std::vector<double> w(static_cast<size_t>(n));
+    double z = 0.0;
+    for (size_t i = 0; i < w.size(); ++i) {
+      w[i] = exp_f64(static_cast<double>(l[i]) / t - smax);
+      z += w[i];
+    }
+    Rng rng(p.seed);
+    for (int d = 0; d < 500; ++d) {
+      const double target = rng.next_double() * z;
+      size_t want = w.size() - 1;
+      double cum = 0.0;
+      for (size_t i = 0; i < w.size(); ++i) {
+        cum += w[i];
+        if (target < cum) {
+          want = i;
+          break;
+        }
+      }
+      ASSERT_EQ(s.sample(l.data()), static_cast<int32_t>(want)) << "temperature " << temp << ", draw " << d;
+    }
+  }
+}
+
 TEST(Sampler, ResetForgetsPenaltyHistory) {
   const std::vector<float> l = {1.0f, 2.0f, 0.5f};
   SamplerParams p = untruncated(0.0f);
