@@ -16,6 +16,7 @@
 #include <cstring>
 #include <limits>
 #include <string_view>
+#include <type_traits>
 
 #include "core/fp16.h"
 #include "kernels/kernels.h"
@@ -112,25 +113,60 @@ ONDI_ATTN_TARGET inline float hsum_tree(__m256 v) {
 
 // The cache holds all KV heads of a position in one row, so one head's keys (or values) are a strided stream of
 // 2 * hd bytes every row, which the hardware prefetchers do not follow: when decoding (AttnScratch::prefetch; in a
-// prefill the tokens of a chunk share the rows, which are then in cache), pull the row kAhead positions on into L1.
-// Measured at positions 2048-2112 of 1B Q4_0: decode 24.2 -> 26.1 tok/s; in a prefill it cost 5%.
-constexpr int32_t kAhead = 16;
+// prefill the tokens of a chunk share the rows, which are then in cache), pull the row kAhead positions on into L2.
+// Measured at positions 2048-2112 of 1B Q4_0: decode 24.2 -> 26.1 tok/s with 16 rows into L1; into L2 (as the
+// matrix kernels' prefetches: L1's few miss buffers held the stream back) and 32 rows on, a decode step's attention
+// of the 1B shape at 2048 positions took 8.0 instead of 13.3 ms on one thread (build/bin/bench_attention), and
+// whole-model decode there went 28.0 -> 33.9 tok/s with the templated head counts below.
+constexpr int32_t kAhead = 32;
 ONDI_ATTN_TARGET inline void prefetch_row(const uint16_t* row, int64_t n) {
   const uintptr_t a = reinterpret_cast<uintptr_t>(row), end = a + static_cast<uintptr_t>(2 * n);
   for (uintptr_t line = a & ~uintptr_t{63}; line < end; line += 64)
-    _mm_prefetch(reinterpret_cast<const char*>(line), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(line), _MM_HINT_T1);
 }
 
 // q.k for the G query heads of one KV head (GQA): each key row is converted once, 8 dims at a time, for all of them.
-// qf: the G heads' F16-rounded queries as f32 (G, hd).
-template <bool kPrefetch>
-ONDI_ATTN_TARGET void scores_simd_group(const float* qf, int G, const uint16_t* k, size_t k_stride, int32_t n_kv,
-                                        int64_t hd, float scale, float* sc, size_t sc_stride) {
+// qf: the G heads' F16-rounded queries as f32 (G, hd). G is a template parameter so that the accumulators stay in
+// registers (a run-time G spilled them, and branched per head), and two positions run side by side: 2G independent
+// FMA chains, each still one lane's ascending d (measured, 1B shape at 512 positions: ~2x faster).
+template <bool kPrefetch, int G>
+ONDI_ATTN_TARGET void scores_g(const float* qf, const uint16_t* k, size_t k_stride, int32_t n_kv, int64_t hd,
+                               float scale, float* sc, size_t sc_stride) {
   const int64_t hd8 = hd & ~int64_t{7};
-  for (int32_t j = 0; j < n_kv; ++j) {
+  auto finish = [&](const __m256* acc, const uint16_t* kj, int32_t j) {
+    for (int g = 0; g < G; ++g) {
+      const float* qg = qf + static_cast<size_t>(g) * static_cast<size_t>(hd);
+      float dot = hsum_tree(acc[g]);
+      for (int64_t d = hd8; d < hd; ++d) dot = std::fma(fp16_to_f32(kj[d]), qg[d], dot);
+      sc[static_cast<size_t>(g) * sc_stride + static_cast<size_t>(j)] = dot * scale;
+    }
+  };
+  int32_t j = 0;
+  for (; j + 2 <= n_kv; j += 2) {
+    const uint16_t* k0 = k + static_cast<size_t>(j) * k_stride;
+    const uint16_t* k1 = k0 + k_stride;
+    if (kPrefetch && j + kAhead + 1 < n_kv) {
+      prefetch_row(k0 + static_cast<size_t>(kAhead) * k_stride, hd);
+      prefetch_row(k1 + static_cast<size_t>(kAhead) * k_stride, hd);
+    }
+    __m256 a0[G], a1[G];
+    for (int g = 0; g < G; ++g) a0[g] = a1[g] = _mm256_setzero_ps();
+    for (int64_t d = 0; d < hd8; d += 8) {
+      const __m256 kv0 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(k0 + d)));
+      const __m256 kv1 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(k1 + d)));
+      for (int g = 0; g < G; ++g) {
+        const __m256 qv = _mm256_loadu_ps(qf + static_cast<size_t>(g) * static_cast<size_t>(hd) + d);
+        a0[g] = _mm256_fmadd_ps(kv0, qv, a0[g]);
+        a1[g] = _mm256_fmadd_ps(kv1, qv, a1[g]);
+      }
+    }
+    finish(a0, k0, j);
+    finish(a1, k1, j + 1);
+  }
+  for (; j < n_kv; ++j) {
     const uint16_t* kj = k + static_cast<size_t>(j) * k_stride;
     if (kPrefetch && j + kAhead < n_kv) prefetch_row(kj + static_cast<size_t>(kAhead) * k_stride, hd);
-    __m256 acc[8];
+    __m256 acc[G];
     for (int g = 0; g < G; ++g) acc[g] = _mm256_setzero_ps();
     for (int64_t d = 0; d < hd8; d += 8) {
       const __m256 kv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kj + d)));
@@ -138,13 +174,38 @@ ONDI_ATTN_TARGET void scores_simd_group(const float* qf, int G, const uint16_t* 
         acc[g] =
             _mm256_fmadd_ps(kv, _mm256_loadu_ps(qf + static_cast<size_t>(g) * static_cast<size_t>(hd) + d), acc[g]);
     }
-    for (int g = 0; g < G; ++g) {
-      const float* qg = qf + static_cast<size_t>(g) * static_cast<size_t>(hd);
-      float dot = hsum_tree(acc[g]);
-      for (int64_t d = hd8; d < hd; ++d) dot = std::fma(fp16_to_f32(kj[d]), qg[d], dot);
-      sc[static_cast<size_t>(g) * sc_stride + static_cast<size_t>(j)] = dot * scale;
-    }
+    finish(acc, kj, j);
   }
+}
+
+// f(std::integral_constant<int, G>{}) for a group of G = 1..8 heads (attend_group passes at most 8).
+template <class F>
+void with_heads(int G, F&& f) {
+  switch (G) {
+    case 1:
+      return f(std::integral_constant<int, 1>{});
+    case 2:
+      return f(std::integral_constant<int, 2>{});
+    case 3:
+      return f(std::integral_constant<int, 3>{});
+    case 4:
+      return f(std::integral_constant<int, 4>{});
+    case 5:
+      return f(std::integral_constant<int, 5>{});
+    case 6:
+      return f(std::integral_constant<int, 6>{});
+    case 7:
+      return f(std::integral_constant<int, 7>{});
+    default:
+      return f(std::integral_constant<int, 8>{});
+  }
+}
+
+template <bool kPrefetch>
+ONDI_ATTN_TARGET void scores_simd_group(const float* qf, int G, const uint16_t* k, size_t k_stride, int32_t n_kv,
+                                        int64_t hd, float scale, float* sc, size_t sc_stride) {
+  with_heads(G,
+             [&](auto g) { scores_g<kPrefetch, decltype(g)::value>(qf, k, k_stride, n_kv, hd, scale, sc, sc_stride); });
 }
 
 // exp_det on 8 lanes, the same operations.
@@ -194,27 +255,59 @@ ONDI_ATTN_TARGET void softmax_simd(float* sc, int32_t n_kv) {
   for (int32_t j = n8; j < n_kv; ++j) sc[j] = fp16_to_f32(f32_to_fp16(sc[j] * inv));
 }
 
-// p.V for G (<= 8) heads' probabilities (p + g * p_stride) against the same V rows, each row converted once.
-template <bool kPrefetch>
-ONDI_ATTN_TARGET void weigh_v_simd_group(const float* p, size_t p_stride, int G, const uint16_t* v, size_t v_stride,
-                                         int32_t n_kv, int64_t hdv, float* out) {
-  const int64_t hdv8 = hdv & ~int64_t{7};
-  for (int64_t d = 0; d < hdv8; d += 8) {
-    __m256 acc[8];
-    for (int g = 0; g < G; ++g) acc[g] = _mm256_loadu_ps(out + static_cast<size_t>(g) * static_cast<size_t>(hdv) + d);
-    for (int32_t j = 0; j < n_kv; ++j) {
-      if (kPrefetch && d == 0 && j + kAhead < n_kv) prefetch_row(v + static_cast<size_t>(j + kAhead) * v_stride, hdv);
-      const __m256 h =
-          _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(v + static_cast<size_t>(j) * v_stride + d)));
-      for (int g = 0; g < G; ++g)
-        acc[g] = _mm256_fmadd_ps(h, _mm256_set1_ps(p[static_cast<size_t>(g) * p_stride + j]), acc[g]);
+// p.V for G (<= 8) heads' probabilities (p + g * p_stride) against the same V rows, over positions [j0, j1). A
+// pass takes DB blocks of 8 dims for every head: with 4 heads or fewer, 2 blocks (8 independent FMA chains per
+// position, which the FMA units overlap). G is a template parameter, as in scores_g.
+template <bool kPrefetch, int G, int DB>
+ONDI_ATTN_TARGET void weigh_v_pass(const float* p, size_t p_stride, const uint16_t* v, size_t v_stride, int32_t j0,
+                                   int32_t j1, int32_t n_kv, int64_t hdv, int64_t d, float* out) {
+  __m256 acc[G][DB];
+  for (int g = 0; g < G; ++g)
+    for (int b = 0; b < DB; ++b)
+      acc[g][b] = _mm256_loadu_ps(out + static_cast<size_t>(g) * static_cast<size_t>(hdv) + d + 8 * b);
+  for (int32_t j = j0; j < j1; ++j) {
+    if (kPrefetch && d == 0 && j + kAhead < n_kv) prefetch_row(v + static_cast<size_t>(j + kAhead) * v_stride, hdv);
+    const uint16_t* vj = v + static_cast<size_t>(j) * v_stride + d;
+    __m256 h[DB];
+    for (int b = 0; b < DB; ++b) h[b] = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(vj + 8 * b)));
+    for (int g = 0; g < G; ++g) {
+      const __m256 pj = _mm256_set1_ps(p[static_cast<size_t>(g) * p_stride + static_cast<size_t>(j)]);
+      for (int b = 0; b < DB; ++b) acc[g][b] = _mm256_fmadd_ps(h[b], pj, acc[g][b]);
     }
-    for (int g = 0; g < G; ++g) _mm256_storeu_ps(out + static_cast<size_t>(g) * static_cast<size_t>(hdv) + d, acc[g]);
+  }
+  for (int g = 0; g < G; ++g)
+    for (int b = 0; b < DB; ++b)
+      _mm256_storeu_ps(out + static_cast<size_t>(g) * static_cast<size_t>(hdv) + d + 8 * b, acc[g][b]);
+}
+
+// Positions in chunks of kVChunk, every pass over a chunk before the next, so that a head's slice of the chunk's V
+// rows is still in L1 for the later passes (V rows are a whole cache row apart, 1 KiB for 8 KV heads of 64 dims:
+// their lines fall in few L1 sets, and 32 rows stay within its ways). out[d] stays one chain, j ascending,
+// through the chunks (stored and reloaded exactly between them).
+constexpr int32_t kVChunk = 32;
+
+template <bool kPrefetch, int G>
+ONDI_ATTN_TARGET void weigh_v_g(const float* p, size_t p_stride, const uint16_t* v, size_t v_stride, int32_t n_kv,
+                                int64_t hdv, float* out) {
+  const int64_t hdv8 = hdv & ~int64_t{7};
+  for (int32_t j0 = 0; j0 < n_kv; j0 += kVChunk) {
+    const int32_t j1 = std::min(n_kv, j0 + kVChunk);
+    int64_t d = 0;
+    if constexpr (G <= 4)
+      for (; d + 16 <= hdv8; d += 16)
+        weigh_v_pass<kPrefetch, G, 2>(p, p_stride, v, v_stride, j0, j1, n_kv, hdv, d, out);
+    for (; d < hdv8; d += 8) weigh_v_pass<kPrefetch, G, 1>(p, p_stride, v, v_stride, j0, j1, n_kv, hdv, d, out);
   }
   if (hdv8 < hdv)
     for (int g = 0; g < G; ++g)
       weigh_v_scalar(p + static_cast<size_t>(g) * p_stride, v, v_stride, n_kv, hdv8, hdv,
                      out + static_cast<size_t>(g) * static_cast<size_t>(hdv));
+}
+
+template <bool kPrefetch>
+ONDI_ATTN_TARGET void weigh_v_simd_group(const float* p, size_t p_stride, int G, const uint16_t* v, size_t v_stride,
+                                         int32_t n_kv, int64_t hdv, float* out) {
+  with_heads(G, [&](auto g) { weigh_v_g<kPrefetch, decltype(g)::value>(p, p_stride, v, v_stride, n_kv, hdv, out); });
 }
 
 bool use_simd() {

@@ -18,8 +18,8 @@ TEST(Attention, GroupEqualsScalarReferenceBitwise) {
   std::mt19937 rng(11);
   std::normal_distribution<float> nd(0.0f, 1.0f);
   for (int64_t hd : {64, 68, 128}) {
-    for (int64_t group : {1, 2, 3, 4, 8, 12}) {  // 12: two passes of at most 8 heads
-      for (int32_t n_kv : {1, 2, 7, 8, 9, 15, 16, 17, 33, 100}) {
+    for (int64_t group : {1, 2, 3, 4, 5, 6, 7, 8, 12}) {           // 12: two passes of at most 8 heads
+      for (int32_t n_kv : {1, 2, 7, 8, 9, 15, 16, 17, 33, 100}) {  // 33, 100: position chunks of 32
         const int64_t hdv = hd;
         const size_t k_stride = static_cast<size_t>(hd) * 3 + 5, v_stride = static_cast<size_t>(hdv) * 2 + 3;
         std::vector<uint16_t> k(k_stride * static_cast<size_t>(n_kv)), v(v_stride * static_cast<size_t>(n_kv));
