@@ -261,7 +261,10 @@ int32_t Sampler::sample_dist() {
     // e^(s - smax) by ondi's own exponential, 4 at a time (runtime/exp_f64.h): with libm's exp this pass was ~5% of
     // a server step of 8 sequences. The same weights on every machine.
     ex_.resize(m);
-    for (size_t i = 0; i < m; ++i) ex_[i] = static_cast<double>(cand_[i].first) / temp - smax;
+    if (temp == 1.0)  // s / 1 is s: the same exponents without a division each (the API's default temperature)
+      for (size_t i = 0; i < m; ++i) ex_[i] = static_cast<double>(cand_[i].first) - smax;
+    else
+      for (size_t i = 0; i < m; ++i) ex_[i] = static_cast<double>(cand_[i].first) / temp - smax;
     exp_f64_n(ex_.data(), static_cast<int64_t>(m));
     // The running sum at every kPrefix-th candidate, for the draw below.
     zpre_.resize(m / kPrefix + 1);
