@@ -1,12 +1,14 @@
 // Decode attention of one token over a long cache, on one thread: for a Llama 3.2 1B-shaped model (16 layers, 8 KV
 // heads of 64 dims, 4 query heads per KV head) the time of every layer's attend_group calls at a given context
-// length, the caches laid out as ondi's (all KV heads of a position in one row) and far larger than the CPU caches
-// at 2048 positions (64 MiB), as in a decode step. Usage: bench_attention [N_KV] (default 2048).
+// length, the caches laid out as ondi's (each KV head's positions contiguous, runtime/context.h) and far larger than
+// the CPU caches at 2048 positions (64 MiB), as in a decode step. Usage: bench_attention [N_KV [rows]] ("rows": the
+// previous layout, all KV heads of a position in one row, for comparison).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
+#include <string_view>
 #include <vector>
 
 #include "core/fp16.h"
@@ -15,6 +17,7 @@
 int main(int argc, char** argv) {
   constexpr int kLayers = 16, kHeads = 8, kGroup = 4, kDim = 64;
   const int n_kv = argc > 1 ? std::max(1, std::atoi(argv[1])) : 2048;
+  const bool rows = argc > 2 && std::string_view(argv[2]) == "rows";
   const size_t row = static_cast<size_t>(kHeads) * kDim;  // halves per cache row
   std::mt19937 rng(1);
   std::normal_distribution<float> nd(0.0f, 1.0f);
@@ -33,10 +36,14 @@ int main(int argc, char** argv) {
   for (int rep = 0; rep < 21; ++rep) {
     const auto t0 = std::chrono::steady_clock::now();
     for (int l = 0; l < kLayers; ++l)
-      for (int h = 0; h < kHeads; ++h)
-        ondi::attend_group(q.data(), kGroup, k[static_cast<size_t>(l)].data() + h * kDim, row,
-                           v[static_cast<size_t>(l)].data() + h * kDim, row, n_kv, kDim, kDim, 0.125f, scratch,
+      for (int h = 0; h < kHeads; ++h) {
+        // head h: at h * kDim in every row, or the h-th block of n_kv contiguous positions
+        const size_t at = rows ? static_cast<size_t>(h) * kDim : static_cast<size_t>(h) * kDim * n_kv;
+        const size_t stride = rows ? row : kDim;
+        ondi::attend_group(q.data(), kGroup, k[static_cast<size_t>(l)].data() + at, stride,
+                           v[static_cast<size_t>(l)].data() + at, stride, n_kv, kDim, kDim, 0.125f, scratch,
                            out.data());
+      }
     us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
   }
   std::sort(us.begin(), us.end());

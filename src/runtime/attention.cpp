@@ -111,13 +111,14 @@ ONDI_ATTN_TARGET inline float hsum_tree(__m256 v) {
   return _mm_cvtss_f32(_mm_add_ss(u, _mm_shuffle_ps(u, u, 1)));
 }
 
-// The cache holds all KV heads of a position in one row, so one head's keys (or values) are a strided stream of
-// 2 * hd bytes every row, which the hardware prefetchers do not follow: when decoding (AttnScratch::prefetch; in a
-// prefill the tokens of a chunk share the rows, which are then in cache), pull the row kAhead positions on into L2.
-// Measured at positions 2048-2112 of 1B Q4_0: decode 24.2 -> 26.1 tok/s with 16 rows into L1; into L2 (as the
-// matrix kernels' prefetches: L1's few miss buffers held the stream back) and 32 rows on, a decode step's attention
-// of the 1B shape at 2048 positions took 8.0 instead of 13.3 ms on one thread (build/bin/bench_attention), and
-// whole-model decode there went 28.0 -> 33.9 tok/s with the templated head counts below.
+// When decoding (AttnScratch::prefetch; in a prefill the tokens of a chunk share the rows, which are then in
+// cache), pull the row kAhead positions on into L2. Measured while the cache held all KV heads of a position in one
+// row (one head's keys a strided stream, 128 of every 1024 bytes for the 1B shape, which the hardware prefetchers
+// do not follow): 16 rows into L1 took decode at positions 2048-2112 of 1B Q4_0 from 24.2 to 26.1 tok/s; into L2
+// (as the matrix kernels' prefetches: L1's few miss buffers held the stream back) and 32 rows on, one token's
+// attention of the 1B shape at 2048 positions took 8.0 instead of 13.3 ms on one thread (build/bin/bench_attention),
+// and whole-model decode there went 28.0 -> 33.9 tok/s with the templated head counts below. The cache now keeps
+// each head's positions contiguous (runtime/context.h): bench_attention 8.8 -> ~8.1 ms, pp2048 ~166 -> ~186 tok/s.
 constexpr int32_t kAhead = 32;
 ONDI_ATTN_TARGET inline void prefetch_row(const uint16_t* row, int64_t n) {
   const uintptr_t a = reinterpret_cast<uintptr_t>(row), end = a + static_cast<uintptr_t>(2 * n);

@@ -41,6 +41,8 @@ Result<std::unique_ptr<Context>> Context::create(const Model& model, const Conte
     c->v_row_ = hp.n_head_kv * hp.head_dim_v;
     c->k_row_bytes_ = *row_size(p.kv_type, c->k_row_);
     c->v_row_bytes_ = *row_size(p.kv_type, c->v_row_);
+    c->k_head_bytes_ = *row_size(p.kv_type, hp.head_dim);  // Q8_0: head dims are whole blocks (checked above)
+    c->v_head_bytes_ = *row_size(p.kv_type, hp.head_dim_v);
     const size_t slots = static_cast<size_t>(p.n_seq) * static_cast<size_t>(p.n_ctx);
     for (int64_t l = 0; l < hp.n_layer; ++l) {
       c->k_cache_.emplace_back(new uint8_t[slots * c->k_row_bytes_]);
@@ -73,13 +75,41 @@ size_t Context::kv_bytes() const {
          static_cast<size_t>(params_.n_ctx) * (k_row_bytes_ + v_row_bytes_);
 }
 
-uint8_t* Context::k_at(int64_t layer, int32_t seq, int32_t pos) {
+uint8_t* Context::k_at(int64_t layer, int32_t seq, int64_t head, int32_t pos) {
+  const size_t heads = static_cast<size_t>(model_.hparams().n_head_kv);
   return k_cache_[static_cast<size_t>(layer)].get() +
-         (static_cast<size_t>(seq) * static_cast<size_t>(params_.n_ctx) + static_cast<size_t>(pos)) * k_row_bytes_;
+         ((static_cast<size_t>(seq) * heads + static_cast<size_t>(head)) * static_cast<size_t>(params_.n_ctx) +
+          static_cast<size_t>(pos)) *
+             k_head_bytes_;
 }
-uint8_t* Context::v_at(int64_t layer, int32_t seq, int32_t pos) {
+uint8_t* Context::v_at(int64_t layer, int32_t seq, int64_t head, int32_t pos) {
+  const size_t heads = static_cast<size_t>(model_.hparams().n_head_kv);
   return v_cache_[static_cast<size_t>(layer)].get() +
-         (static_cast<size_t>(seq) * static_cast<size_t>(params_.n_ctx) + static_cast<size_t>(pos)) * v_row_bytes_;
+         ((static_cast<size_t>(seq) * heads + static_cast<size_t>(head)) * static_cast<size_t>(params_.n_ctx) +
+          static_cast<size_t>(pos)) *
+             v_head_bytes_;
+}
+
+void Context::kv_save(int64_t layer, int32_t seq, int32_t n, uint8_t* k_rows, uint8_t* v_rows) {
+  for (int64_t h = 0; h < model_.hparams().n_head_kv; ++h)
+    for (int32_t p = 0; p < n; ++p) {
+      std::memcpy(k_rows + static_cast<size_t>(p) * k_row_bytes_ + static_cast<size_t>(h) * k_head_bytes_,
+                  k_at(layer, seq, h, p), k_head_bytes_);
+      std::memcpy(v_rows + static_cast<size_t>(p) * v_row_bytes_ + static_cast<size_t>(h) * v_head_bytes_,
+                  v_at(layer, seq, h, p), v_head_bytes_);
+    }
+}
+
+void Context::kv_load(int64_t layer, int32_t seq, int32_t n, const uint8_t* k_rows, const uint8_t* v_rows) {
+  for (int64_t h = 0; h < model_.hparams().n_head_kv; ++h)
+    for (int32_t p = 0; p < n; ++p) {
+      std::memcpy(k_at(layer, seq, h, p),
+                  k_rows + static_cast<size_t>(p) * k_row_bytes_ + static_cast<size_t>(h) * k_head_bytes_,
+                  k_head_bytes_);
+      std::memcpy(v_at(layer, seq, h, p),
+                  v_rows + static_cast<size_t>(p) * v_row_bytes_ + static_cast<size_t>(h) * v_head_bytes_,
+                  v_head_bytes_);
+    }
 }
 
 void Context::seq_truncate(int32_t seq, int32_t n) {
@@ -97,10 +127,11 @@ Status Context::seq_copy(int32_t src, int32_t dst, int32_t n) {
     seq_len_[static_cast<size_t>(dst)] = n;
     return Status::Ok();
   }
-  for (int64_t l = 0; l < model_.hparams().n_layer; ++l) {
-    std::memcpy(k_at(l, dst, 0), k_at(l, src, 0), static_cast<size_t>(n) * k_row_bytes_);
-    std::memcpy(v_at(l, dst, 0), v_at(l, src, 0), static_cast<size_t>(n) * v_row_bytes_);
-  }
+  for (int64_t l = 0; l < model_.hparams().n_layer; ++l)
+    for (int64_t h = 0; h < model_.hparams().n_head_kv; ++h) {
+      std::memcpy(k_at(l, dst, h, 0), k_at(l, src, h, 0), static_cast<size_t>(n) * k_head_bytes_);
+      std::memcpy(v_at(l, dst, h, 0), v_at(l, src, h, 0), static_cast<size_t>(n) * v_head_bytes_);
+    }
   seq_len_[static_cast<size_t>(dst)] = n;
   return Status::Ok();
 }
@@ -168,23 +199,23 @@ void Context::attention(const Batch& b, int64_t layer) {
       const int64_t t = task / hp.n_head_kv, kvh = task % hp.n_head_kv, h = kvh * group;
       const int32_t s = b.seq[static_cast<size_t>(t)], n_kv = b.pos[static_cast<size_t>(t)] + 1;
       attend_group(q_.data() + (t * hp.n_head + h) * hd, group,
-                   reinterpret_cast<const uint16_t*>(k_at(layer, s, 0)) + kvh * hd, static_cast<size_t>(k_row_),
-                   reinterpret_cast<const uint16_t*>(v_at(layer, s, 0)) + kvh * hdv, static_cast<size_t>(v_row_), n_kv,
-                   hd, hdv, scale, att_scratch_[static_cast<size_t>(thread)], attn_.data() + (t * hp.n_head + h) * hdv);
+                   reinterpret_cast<const uint16_t*>(k_at(layer, s, kvh, 0)), static_cast<size_t>(hd),
+                   reinterpret_cast<const uint16_t*>(v_at(layer, s, kvh, 0)), static_cast<size_t>(hdv), n_kv, hd, hdv,
+                   scale, att_scratch_[static_cast<size_t>(thread)], attn_.data() + (t * hp.n_head + h) * hdv);
     });
     return;
   }
   pool_->run(T * hp.n_head, [&](int64_t task, int thread) {
     const int64_t t = task / hp.n_head, h = task % hp.n_head, kvh = h / group;
     const int32_t s = b.seq[static_cast<size_t>(t)], n_kv = b.pos[static_cast<size_t>(t)] + 1;
-    attend_q8_0(q_.data() + (t * hp.n_head + h) * hd, k_at(layer, s, 0) + *row_size(GgmlType::Q8_0, kvh * hd),
-                k_row_bytes_, v_at(layer, s, 0) + *row_size(GgmlType::Q8_0, kvh * hdv), v_row_bytes_, n_kv, hd, hdv,
-                scale, att_scratch_[static_cast<size_t>(thread)], attn_.data() + (t * hp.n_head + h) * hdv);
+    attend_q8_0(q_.data() + (t * hp.n_head + h) * hd, k_at(layer, s, kvh, 0), k_head_bytes_, v_at(layer, s, kvh, 0),
+                v_head_bytes_, n_kv, hd, hdv, scale, att_scratch_[static_cast<size_t>(thread)],
+                attn_.data() + (t * hp.n_head + h) * hdv);
   });
 }
 
-// One position's K or V (n values over all KV heads) into the cache's type. Q8_0 blocks never straddle heads
-// because head dims are multiples of 32 (checked at creation).
+// One position's K or V of one KV head (n values) into the cache's type: the same bytes as its part of the whole
+// row's conversion (per element for F16; Q8_0 blocks never straddle heads, head dims being multiples of 32).
 void Context::store_kv(const float* x, uint8_t* dst, int64_t n) const {
   if (params_.kv_type == GgmlType::F16) {
     uint16_t* d = reinterpret_cast<uint16_t*>(dst);
@@ -233,15 +264,13 @@ void Context::forward(const Batch& b) {
         rope_apply(qh, rope_.data() + t * hp.n_rot, hp.n_rot, hp.rope_neox);
       }
       const int32_t s = b.seq[static_cast<size_t>(t)], p = b.pos[static_cast<size_t>(t)];
-      uint8_t* kc = k_at(l, s, p);
-      uint8_t* vc = v_at(l, s, p);
       for (int64_t h = 0; h < hp.n_head_kv; ++h) {
         float* kh = k + h * hp.head_dim;
         if (!L.k_norm.empty()) rms_norm(kh, L.k_norm.data(), kh, hp.head_dim, hp.rms_eps);
         rope_apply(kh, rope_.data() + t * hp.n_rot, hp.n_rot, hp.rope_neox);
+        store_kv(kh, k_at(l, s, h, p), hp.head_dim);
+        store_kv(v + h * hp.head_dim_v, v_at(l, s, h, p), hp.head_dim_v);
       }
-      store_kv(k, kc, k_row_);
-      store_kv(v, vc, v_row_);
     }
     attention(b, l);
     matmul(L.wo, attn_.data(), T, h_.data(), pool, scratch_);

@@ -75,10 +75,11 @@ class Context {
   // Copies the first n positions of src's cache to dst (prefix sharing); dst's length becomes n.
   Status seq_copy(int32_t src, int32_t dst, int32_t n);
 
-  // Raw KV access for session files: positions [0, seq_len) of one layer and sequence, rows of k_row()/v_row()
-  // halves. seq_restore_len() declares positions filled by a restore; callers must have written them.
-  uint8_t* kv_k(int64_t layer, int32_t seq) { return k_at(layer, seq, 0); }
-  uint8_t* kv_v(int64_t layer, int32_t seq) { return v_at(layer, seq, 0); }
+  // KV access for session files, which hold positions as rows of all KV heads (k_row_bytes() / v_row_bytes() each):
+  // positions [0, n) of one layer and sequence copied out to such rows, or in from them. seq_restore_len() declares
+  // positions filled by a restore; callers must have written them.
+  void kv_save(int64_t layer, int32_t seq, int32_t n, uint8_t* k_rows, uint8_t* v_rows);
+  void kv_load(int64_t layer, int32_t seq, int32_t n, const uint8_t* k_rows, const uint8_t* v_rows);
   int64_t k_row() const { return k_row_; }  // elements per position (all KV heads)
   int64_t v_row() const { return v_row_; }
   size_t k_row_bytes() const { return k_row_bytes_; }  // bytes per position in the cache's type
@@ -103,18 +104,22 @@ class Context {
   void forward(const Batch& b);
   void attention(const Batch& b, int64_t layer);
   void store_kv(const float* x, uint8_t* dst, int64_t n) const;
-  uint8_t* k_at(int64_t layer, int32_t seq, int32_t pos);
-  uint8_t* v_at(int64_t layer, int32_t seq, int32_t pos);
+  // Position pos of KV head `head`: that head's positions are contiguous (k_head_bytes_ / v_head_bytes_ apart).
+  uint8_t* k_at(int64_t layer, int32_t seq, int64_t head, int32_t pos);
+  uint8_t* v_at(int64_t layer, int32_t seq, int64_t head, int32_t pos);
 
   const Model& model_;
   ContextParams params_;
   std::unique_ptr<ThreadPool> pool_;
   std::vector<int32_t> seq_len_;
-  // K and V per layer: (n_seq, n_ctx, n_head_kv * head_dim) in kv_type (F16 halves or Q8_0 blocks).
-  // Left uninitialized (new T[]): pages are touched only as positions fill; no position >= seq_len is read.
+  // K and V per layer: (n_seq, n_head_kv, n_ctx, head_dim) in kv_type (F16 halves or Q8_0 blocks), so that one
+  // head's keys are one sequential stream for attention (rows of all heads made them 128 of every 1024 bytes for
+  // the 1B shape, which the hardware prefetchers do not follow). Left uninitialized (new T[]): pages are touched
+  // only as positions fill; no position >= seq_len is read.
   std::vector<std::unique_ptr<uint8_t[]>> k_cache_, v_cache_;
   int64_t k_row_ = 0, v_row_ = 0;
-  size_t k_row_bytes_ = 0, v_row_bytes_ = 0;
+  size_t k_row_bytes_ = 0, v_row_bytes_ = 0;    // one position, all KV heads
+  size_t k_head_bytes_ = 0, v_head_bytes_ = 0;  // one position of one KV head
 
   // activations for up to n_batch tokens (gate_, up_: up to kFfnChunk tokens)
   std::vector<float> x_, h_, q_, k_, v_, attn_, gate_, up_, rope_, out_norm_, logits_;

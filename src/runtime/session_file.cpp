@@ -73,9 +73,11 @@ Status save_session(Context& ctx, int32_t seq, const SessionState& state, const 
     };
     append(state.tokens.data(), state.tokens.size() * sizeof(int32_t));
     if (has_logits) append(state.last_logits.data(), state.last_logits.size() * sizeof(float));
+    std::vector<uint8_t> kr(static_cast<size_t>(n) * ctx.k_row_bytes()), vr(static_cast<size_t>(n) * ctx.v_row_bytes());
     for (int64_t l = 0; l < hp.n_layer; ++l) {
-      append(ctx.kv_k(l, seq), static_cast<size_t>(n) * ctx.k_row_bytes());
-      append(ctx.kv_v(l, seq), static_cast<size_t>(n) * ctx.v_row_bytes());
+      ctx.kv_save(l, seq, static_cast<int32_t>(n), kr.data(), vr.data());
+      append(kr.data(), kr.size());
+      append(vr.data(), vr.size());
     }
     put_u64(b, XXH3_64bits(b.data(), b.size()));
 
@@ -142,10 +144,8 @@ Result<SessionState> load_session(Context& ctx, int32_t seq, const std::string& 
     off += 4ull * n_vocab;
   }
   for (int64_t l = 0; l < hp.n_layer; ++l) {
-    std::memcpy(ctx.kv_k(l, seq), d + off, n * kb);
-    off += n * kb;
-    std::memcpy(ctx.kv_v(l, seq), d + off, n * vb);
-    off += n * vb;
+    ctx.kv_load(l, seq, static_cast<int32_t>(n), d + off, d + off + n * kb);
+    off += n * kb + n * vb;
   }
   ctx.seq_restore_len(seq, static_cast<int32_t>(n));
   return st;
