@@ -118,7 +118,7 @@ ONDI_ATTN_TARGET inline float hsum_tree(__m256 v) {
 // (as the matrix kernels' prefetches: L1's few miss buffers held the stream back) and 32 rows on, one token's
 // attention of the 1B shape at 2048 positions took 8.0 instead of 13.3 ms on one thread (build/bin/bench_attention),
 // and whole-model decode there went 28.0 -> 33.9 tok/s with the templated head counts below. The cache now keeps
-// each head's positions contiguous (runtime/context.h): bench_attention 8.8 -> ~8.1 ms, pp2048 ~166 -> ~186 tok/s.
+// each head's positions contiguous (runtime/context.h): bench_attention 8.8 -> ~8.1 ms, pp2048 ~166 -> ~185 tok/s.
 constexpr int32_t kAhead = 32;
 ONDI_ATTN_TARGET inline void prefetch_row(const uint16_t* row, int64_t n) {
   const uintptr_t a = reinterpret_cast<uintptr_t>(row), end = a + static_cast<uintptr_t>(2 * n);
@@ -126,10 +126,6 @@ ONDI_ATTN_TARGET inline void prefetch_row(const uint16_t* row, int64_t n) {
     _mm_prefetch(reinterpret_cast<const char*>(line), _MM_HINT_T1);
 }
 
-// q.k for the G query heads of one KV head (GQA): each key row is converted once, 8 dims at a time, for all of them.
-// qf: the G heads' F16-rounded queries as f32 (G, hd). G is a template parameter so that the accumulators stay in
-// registers (a run-time G spilled them, and branched per head), and two positions run side by side: 2G independent
-// FMA chains, each still one lane's ascending d (measured, 1B shape at 512 positions: ~2x faster).
 // The G scores of key row kj (position j) from their lane accumulators: the lane tree, then the dims past the last
 // multiple of 8 in order, times the scale.
 template <int G>
@@ -143,6 +139,11 @@ ONDI_ATTN_TARGET inline void finish_scores(const __m256* acc, const float* qf, c
   }
 }
 
+// q.k for the G query heads of one KV head (GQA): each key row is converted once, 8 dims at a time, for all of them.
+// qf: the G heads' F16-rounded queries as f32 (G, hd). G is a template parameter so that the accumulators stay in
+// registers (a run-time G spilled them, and branched per head), and two positions run side by side: 2G independent
+// FMA chains, each still one lane's ascending d (bench_attention at 512 positions, rows of all heads: 2.8 -> 2.05 ms
+// with this and the V pass's G as a template parameter).
 template <bool kPrefetch, int G>
 ONDI_ATTN_TARGET void scores_g(const float* qf, const uint16_t* k, size_t k_stride, int32_t n_kv, int64_t hd,
                                float scale, float* sc, size_t sc_stride) {
@@ -286,10 +287,10 @@ ONDI_ATTN_TARGET void weigh_v_pass(const float* p, size_t p_stride, const uint16
       _mm256_storeu_ps(out + static_cast<size_t>(g) * static_cast<size_t>(hdv) + d + 8 * b, acc[g][b]);
 }
 
-// Positions in chunks of kVChunk, every pass over a chunk before the next, so that a head's slice of the chunk's V
-// rows is still in L1 for the later passes (V rows are a whole cache row apart, 1 KiB for 8 KV heads of 64 dims:
-// their lines fall in few L1 sets, and 32 rows stay within its ways). out[d] stays one chain, j ascending,
-// through the chunks (stored and reloaded exactly between them).
+// Positions in chunks of kVChunk, every pass over a chunk before the next, so that the chunk's V rows are still in
+// L1 for the later passes (a whole head's rows are not: 256 KiB at 2048 positions of 64 dims; with rows 1 KiB apart,
+// as the cache once had them, 32 rows also stayed within L1's ways). out[d] stays one chain, j ascending, through
+// the chunks (stored and reloaded exactly between them).
 constexpr int32_t kVChunk = 32;
 
 template <bool kPrefetch, int G>

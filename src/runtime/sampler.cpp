@@ -337,8 +337,9 @@ int32_t Sampler::sample_dist() {
   cand_.resize(m);
 
   // Renormalize over the kept tokens and draw, both walking the order above.
+  const bool z_order = m == m_z && !reordered;  // the candidates are still those z summed, in its order
   double zk = 0.0;
-  if (m == m_z && !reordered)
+  if (z_order)
     zk = z;
   else
     for (size_t i = 0; i < m; ++i) zk += w_of(cand_[i]);
@@ -349,7 +350,7 @@ int32_t Sampler::sample_dist() {
   // (the sums never decrease: every weight is >= 0) and gives the bits of a walk from the first candidate.
   size_t from = 0;
   double cum = 0.0;
-  if (zk == z && m == m_z && !reordered && !zpre_.empty()) {
+  if (z_order && !zpre_.empty()) {
     const size_t nb = (m + kPrefix - 1) / kPrefix;
     size_t blk = 0;
     while (blk < nb && !(target < (blk + 1 < nb ? zpre_[blk + 1] : z))) ++blk;
