@@ -54,6 +54,32 @@ void prefault(const void* p, size_t n) {
   (void)madvise(reinterpret_cast<void*>(b), e - b, MADV_POPULATE_READ);
 }
 
+void release_pages(const void* p, size_t n) {
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t b = (reinterpret_cast<uintptr_t>(p) + page - 1) & ~(page - 1);
+  const uintptr_t e = (reinterpret_cast<uintptr_t>(p) + n) & ~(page - 1);
+  if (e > b) (void)madvise(reinterpret_cast<void*>(b), e - b, MADV_DONTNEED);
+}
+
+Result<std::unique_ptr<AnonMemory>> AnonMemory::allocate(size_t bytes, const std::string& what) {
+  std::unique_ptr<AnonMemory> m(new AnonMemory());
+  if (bytes == 0) return m;
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED)
+    return Status(Errc::out_of_memory,
+                  what + ": cannot map " + std::to_string(bytes) + " bytes: " + std::strerror(errno));
+#ifdef MADV_HUGEPAGE
+  (void)madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+  m->data_ = static_cast<uint8_t*>(p);
+  m->size_ = bytes;
+  return m;
+}
+
+AnonMemory::~AnonMemory() {
+  if (data_) munmap(data_, size_);
+}
+
 MappedFile::~MappedFile() {
   if (base_) munmap(base_, map_len_);
 }

@@ -16,6 +16,28 @@ namespace ondi {
 // MADV_POPULATE_READ (before Linux 5.14) or under memory pressure it does nothing and pages fault in on use.
 void prefault(const void* p, size_t n);
 
+// Drops this process's mapping of the whole pages inside [p, p + n) of a read-only file mapping (MADV_DONTNEED): they
+// leave the resident set (the page cache keeps them) and a later read maps them again. For weights the process has
+// copied elsewhere. Best effort, like prefault.
+void release_pages(const void* p, size_t n);
+
+// Zero-filled private anonymous memory, in transparent huge pages where the system allows them (fewer page faults
+// and TLB misses for weights streamed every token). Freed on destruction.
+class AnonMemory {
+ public:
+  static Result<std::unique_ptr<AnonMemory>> allocate(size_t bytes, const std::string& what);
+  ~AnonMemory();
+  AnonMemory(const AnonMemory&) = delete;
+  AnonMemory& operator=(const AnonMemory&) = delete;
+  uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  AnonMemory() = default;
+  uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+};
+
 class MappedFile {
  public:
   static Result<std::unique_ptr<MappedFile>> open(const std::string& path);

@@ -80,4 +80,19 @@ GemmFn gemm_fn(GgmlType weight) {
   return f ? f : ref::gemm_fn(weight);
 }
 
+size_t interleaved_bytes(GgmlType weight, int64_t n, int64_t n_rows) {
+  const KernelSet* k = active();
+  return k && k->interleaved_bytes ? k->interleaved_bytes(weight, n, n_rows) : 0;
+}
+
+void interleave(GgmlType weight, int64_t n, const void* w, size_t w_stride, int64_t n_rows, int64_t tile0,
+                int64_t tile1, void* out) {
+  active()->interleave(weight, n, w, w_stride, n_rows, tile0, tile1, out);
+}
+
+InterleavedGemmFn interleaved_gemm_fn(GgmlType weight) {
+  const KernelSet* k = active();
+  return interleaved_bytes(weight, 256, kInterleaveRows) ? k->interleaved_gemm(weight) : nullptr;
+}
+
 }  // namespace ondi

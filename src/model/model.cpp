@@ -1,7 +1,9 @@
 #include "model/model.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <new>
+#include <string_view>
 
 #include "core/mmap_file.h"
 #include "kernels/kernels.h"
@@ -254,17 +256,82 @@ Status Model::bind() {
   return Status::Ok();
 }
 
-void Model::prefault_weights(ThreadPool& pool) const {
-  std::call_once(prefaulted_, [&] {
-    const bool tied = output_.data == tok_embd_.data;
+void Model::prepare_weights(ThreadPool& pool) const {
+  std::call_once(prepared_, [&] {
+    const char* env = std::getenv("ONDI_INTERLEAVE");
+    const bool allowed = !(env && std::string_view(env) == "0");
+    // The matrices a forward pass multiplies (output_ is tok_embd_'s twin when tied: only the product gets a copy;
+    // the embedding's rows are still read from the file).
+    std::vector<const Weight*> mats;
+    for (const LayerWeights& L : layers_)
+      for (const Weight* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down})
+        if (w->present()) mats.push_back(w);
+    mats.push_back(&output_);
+    std::vector<std::pair<const Weight*, size_t>> il;  // weight, offset of its copy
+    size_t total = 0;
+    for (const Weight* w : mats) {
+      const size_t bytes = allowed ? interleaved_bytes(w->type, w->n_in, w->n_out) : 0;
+      if (bytes == 0) continue;
+      il.emplace_back(w, total);
+      total += (bytes + 63) & ~size_t{63};
+    }
+    if (total > 0) {
+      auto mem = AnonMemory::allocate(total, file_->name() + ": interleaved weights");
+      if (mem.ok()) interleaved_ = std::move(mem).value();
+    }
+    if (interleaved_) {
+      // Chunks of ~256 KB of file rows, matrix by matrix in the order a forward pass reads them.
+      for (const auto& [w, off] : il) {
+        const size_t k = il_copies_.size();
+        il_copies_.emplace_back().tile_bytes = interleaved_bytes(w->type, w->n_in, kInterleaveRows);
+        il_out_.push_back(interleaved_->data() + off);
+        const int64_t tiles = (w->n_out + kInterleaveRows - 1) / kInterleaveRows;
+        const int64_t step =
+            std::max<int64_t>(1, static_cast<int64_t>((256u << 10) / (kInterleaveRows * w->row_bytes)));
+        for (int64_t t0 = 0; t0 < tiles; t0 += step) il_chunks_.push_back({w, t0, std::min(tiles, t0 + step), k});
+        w->copy = &il_copies_[k];
+      }
+      il_left_ = std::make_unique<std::atomic<size_t>[]>(il_copies_.size());
+      for (const IlChunk& c : il_chunks_) il_left_[c.copy].fetch_add(1, std::memory_order_relaxed);
+      il_finished_.store(false, std::memory_order_release);
+    }
+    // The token embedding is read a row at a time, unless the output projection multiplies it as it is.
+    const bool emb_in_full = output_.data == tok_embd_.data;
     std::vector<const GgufTensorInfo*> ts;
     for (const auto& t : file_->tensors())
-      if (tied || t.name != tok_embd_.name) ts.push_back(&t);
+      if (emb_in_full || t.name != tok_embd_.name) ts.push_back(&t);
     pool.run(static_cast<int64_t>(ts.size()), [&](int64_t i, int) {
       const GgufTensorInfo& t = *ts[static_cast<size_t>(i)];
       prefault(file_->tensor_data(t), t.n_bytes);
     });
   });
+}
+
+void Model::interleave_step(ThreadPool& pool, uint64_t budget) const {
+  if (il_finished_.load(std::memory_order_acquire)) return;
+  std::unique_lock<std::mutex> lock(il_mu_, std::try_to_lock);
+  if (!lock.owns_lock()) return;
+  size_t end = il_next_;
+  uint64_t bytes = 0;
+  while (end < il_chunks_.size() && bytes < budget) {
+    const IlChunk& c = il_chunks_[end++];
+    bytes += static_cast<uint64_t>(c.t1 - c.t0) * kInterleaveRows * c.w->row_bytes;
+  }
+  const size_t first = il_next_;
+  pool.run(static_cast<int64_t>(end - first), [&](int64_t i, int) {
+    const IlChunk& c = il_chunks_[first + static_cast<size_t>(i)];
+    const Weight& w = *c.w;
+    interleave(w.type, w.n_in, w.data, w.row_bytes, w.n_out, c.t0, c.t1, il_out_[c.copy]);
+    if (il_left_[c.copy].fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    // Complete (this task wrote its last chunk, and the acq_rel count orders the other tasks' writes before it):
+    // products read the copy from now on, and the file's pages leave the resident set at once, so that at most one
+    // matrix per thread is resident twice (a product of another context still reading them maps them again, as any
+    // page of the file).
+    il_copies_[c.copy].tiles.store(il_out_[c.copy], std::memory_order_release);
+    release_pages(w.data, static_cast<size_t>(w.n_out) * w.row_bytes);
+  });
+  il_next_ = end;
+  if (end == il_chunks_.size()) il_finished_.store(true, std::memory_order_release);
 }
 
 }  // namespace ondi

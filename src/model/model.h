@@ -2,12 +2,15 @@
 // matrices; small 1-D tensors are decoded to f32 at load).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "core/mmap_file.h"
 #include "core/status.h"
 #include "core/thread_pool.h"
 #include "gguf/gguf.h"
@@ -37,6 +40,12 @@ struct HParams {
   bool rope_neox = false;  // pairs (i, i + n_rot/2) instead of adjacent (2i, 2i+1)
 };
 
+// A matrix's interleaved copy (kernels/kernels.h), published once complete (Model::interleave_step).
+struct InterleavedCopy {
+  std::atomic<const uint8_t*> tiles{nullptr};  // null until every tile is written
+  size_t tile_bytes = 0;                       // bytes per tile of kInterleaveRows rows
+};
+
 // A 2-D weight matrix (n_out rows of n_in elements) in the file's own encoding.
 struct Weight {
   std::string name;
@@ -45,6 +54,9 @@ struct Weight {
   int64_t n_in = 0;   // ne[0]: elements per row (the contiguous dimension)
   int64_t n_out = 0;  // ne[1]: rows
   size_t row_bytes = 0;
+  // Where the kernel set multiplies this type faster interleaved: its copy, set by Model::prepare_weights before any
+  // forward pass (hence mutable); products read copy->tiles once it is published, `data` until then.
+  mutable const InterleavedCopy* copy = nullptr;
   const uint8_t* row(int64_t r) const { return data + static_cast<size_t>(r) * row_bytes; }
   bool present() const { return data != nullptr; }
 };
@@ -79,8 +91,16 @@ class Model {
   uint64_t heap_bytes() const { return heap_bytes_; }
 
   // Maps the pages of every weight a forward pass reads (all but an untied token embedding, read a row at a time)
-  // into the process, spread over `pool`; the first call does it, later ones return at once. See core::prefault.
-  void prefault_weights(ThreadPool& pool) const;
+  // into the process, spread over `pool` (core::prefault), and plans the interleaved copies of the matrices the
+  // kernel set multiplies faster that way (kernels.h); the first call does it, later ones return at once. Without
+  // memory for the copies, or with ONDI_INTERLEAVE=0 in the environment, every matrix stays in the file's layout.
+  void prepare_weights(ThreadPool& pool) const;
+  // Writes the next ~budget bytes of interleaved copies over `pool`, publishes the matrices it completes and drops
+  // their file pages from the process (core::release_pages). Contexts call it before each forward pass but their
+  // first, so that no copy delays a first token and a pass pays a bounded share; results are bit-identical whether
+  // a product reads a copy or the file (kernels.h), so when a matrix switches changes no output. Returns at once
+  // when everything is copied or another context is copying.
+  void interleave_step(ThreadPool& pool, uint64_t budget) const;
 
  private:
   Model() = default;
@@ -97,7 +117,21 @@ class Model {
   int64_t n_params_ = 0;
   uint64_t weight_bytes_ = 0;
   uint64_t heap_bytes_ = 0;
-  mutable std::once_flag prefaulted_;
+  mutable std::once_flag prepared_;
+  // Interleaved copies (prepare_weights, interleave_step).
+  struct IlChunk {
+    const Weight* w;
+    int64_t t0, t1;  // tiles
+    size_t copy;     // index in il_copies_
+  };
+  mutable std::unique_ptr<AnonMemory> interleaved_;
+  mutable std::deque<InterleavedCopy> il_copies_;
+  mutable std::vector<uint8_t*> il_out_;                    // per copy: where its tiles go
+  mutable std::unique_ptr<std::atomic<size_t>[]> il_left_;  // per copy: chunks not yet written
+  mutable std::vector<IlChunk> il_chunks_;                  // in the order they are written
+  mutable std::mutex il_mu_;                                // held by the context writing chunks
+  mutable size_t il_next_ = 0;                              // next chunk (under il_mu_)
+  mutable std::atomic<bool> il_finished_{true};
 };
 
 }  // namespace ondi

@@ -108,6 +108,7 @@ class Context {
   uint8_t* k_at(int64_t layer, int32_t seq, int64_t head, int32_t pos);
   uint8_t* v_at(int64_t layer, int32_t seq, int64_t head, int32_t pos);
 
+  int64_t passes_ = 0;  // forward passes run (Model::interleave_step waits for the second)
   const Model& model_;
   ContextParams params_;
   std::unique_ptr<ThreadPool> pool_;

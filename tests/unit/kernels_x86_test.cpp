@@ -219,6 +219,63 @@ TEST_P(X86Kernels, GemmEqualsVecDotBitwise) {
   }
 }
 
+// Interleaved copies (kernels.h): the gemm over the copy equals the reference dot on the file's rows bit for bit, for
+// every token-group path (1..35 tokens, packed row blocks from 16 on), row counts off the 8-row tile, copies written
+// in several tile ranges, products started at a later tile, misaligned activations, random-byte blocks.
+TEST_P(X86Kernels, InterleavedGemmEqualsReferenceBitwise) {
+  std::mt19937 rng(11);
+  int checked = 0;
+  for (GgmlType t : kQuantTypes) {
+    const size_t tile_bytes = ks_->interleaved_bytes(t, 64, kInterleaveRows);
+    if (tile_bytes == 0) continue;
+    ++checked;
+    ASSERT_EQ(ks_->interleaved_bytes(t, 64, 13), 2 * tile_bytes);
+    ASSERT_EQ(ks_->interleaved_bytes(t, 64, 16), 2 * tile_bytes);
+    EXPECT_EQ(ks_->interleaved_bytes(t, 48, 8), 0u) << "not a whole number of blocks";
+    const InterleavedGemmFn il = ks_->interleaved_gemm(t);
+    ASSERT_NE(il, nullptr);
+    for (int64_t n : {32, 96, 4096}) {
+      for (int64_t n_rows : {1, 7, 8, 9, 16, 23, 61}) {
+        if ((n == 4096) != (n_rows == 61)) continue;
+        const bool raw = n_rows % 2 == 1;
+        const size_t ow = 5, oa = 3;
+        const auto w = make_weights(t, n, n_rows, ow, raw, rng);
+        const size_t ws = *row_size(t, n);
+        const size_t as = *row_size(vec_dot_type(t), n);
+        const size_t bytes = ks_->interleaved_bytes(t, n, n_rows);
+        const int64_t tiles = (n_rows + 7) / 8;
+        std::vector<uint8_t> copy(bytes + 64, 0xAB);
+        uint8_t* c = copy.data() + 32;  // 32-byte aligned at most: the kernels must not assume more
+        // in two ranges, the second first (each tile is written on its own)
+        ks_->interleave(t, n, w.data() + ow, ws, n_rows, tiles / 2, tiles, c);
+        ks_->interleave(t, n, w.data() + ow, ws, n_rows, 0, tiles / 2, c);
+        const size_t tb = bytes / static_cast<size_t>(tiles);
+        for (int64_t n_tok : {1, 2, 3, 4, 5, 8, 9, 15, 16, 17, 35}) {
+          const auto a = make_acts(t, n, n_tok, oa, rng);
+          for (int64_t r0 : {int64_t{0}, int64_t{8}}) {
+            if (r0 >= n_rows) continue;
+            const int64_t rows = n_rows - r0;
+            const size_t ldy = static_cast<size_t>(rows) + 2;
+            std::vector<float> y(ldy * static_cast<size_t>(n_tok), -1.0f);
+            il(n, c + static_cast<size_t>(r0 / 8) * tb, rows, a.data() + oa, as, n_tok, y.data(), ldy);
+            for (int64_t k = 0; k < n_tok; ++k) {
+              for (int64_t r = 0; r < rows; ++r) {
+                const float want = ref::vec_dot_fn(t)(n, w.data() + ow + static_cast<size_t>(r0 + r) * ws,
+                                                      a.data() + oa + static_cast<size_t>(k) * as);
+                const float got = y[static_cast<size_t>(k) * ldy + static_cast<size_t>(r)];
+                ASSERT_TRUE(same_bits(got, want)) << type_name(t) << " n=" << n << " rows=" << n_rows << " from " << r0
+                                                  << " tok=" << n_tok << " (" << r << ", " << k << ")";
+              }
+              for (size_t r = static_cast<size_t>(rows); r < ldy; ++r) ASSERT_EQ(y[k * ldy + r], -1.0f);
+            }
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GE(checked, 1) << "no interleaved type";
+}
+
 // 16-bit rows whose f64 sums depend on their order at f32 precision: large products (~2^22..2^27) that cancel in
 // pairs, among small ones (~2^-26..2^-22) that make the result. A partial sum of ~2^32 rounds the small terms
 // away in an order-dependent way, far above the f32 ulp of the small result, so gemm's tiles and the per-element

@@ -25,9 +25,11 @@ bool has_dotprod() { return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0; }
 bool has_i8mm() { return has_dotprod() && (getauxval(AT_HWCAP2) & HWCAP2_I8MM) != 0; }
 bool always() { return true; }  // Advanced SIMD is mandatory in AArch64
 
-constexpr KernelSet kBase = {"neon", &always, &base::vec_dot, &base::gemm, &quantize_act};
-constexpr KernelSet kDotprod = {"neon-dotprod", &has_dotprod, &dotprod::vec_dot, &dotprod::gemm, &quantize_act};
-constexpr KernelSet kI8mm = {"neon-i8mm", &has_i8mm, &i8mm::vec_dot, &i8mm::gemm, &quantize_act};
+constexpr KernelSet kBase = {"neon", &always, &base::vec_dot, &base::gemm, &quantize_act, nullptr, nullptr, nullptr};
+constexpr KernelSet kDotprod = {"neon-dotprod", &has_dotprod, &dotprod::vec_dot, &dotprod::gemm,
+                                &quantize_act,  nullptr,      nullptr,           nullptr};
+constexpr KernelSet kI8mm = {"neon-i8mm",   &has_i8mm, &i8mm::vec_dot, &i8mm::gemm,
+                             &quantize_act, nullptr,   nullptr,        nullptr};
 
 }  // namespace
 

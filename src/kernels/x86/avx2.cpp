@@ -271,7 +271,8 @@ bool avx2_supported() {
   return f.avx2 && f.fma && f.f16c;
 }
 
-const KernelSet kAvx2{"avx2", &avx2_supported, &set_vec_dot, &set_gemm, &avx2_quantize_activations};
+const KernelSet kAvx2{"avx2",    &avx2_supported, &set_vec_dot, &set_gemm, &avx2_quantize_activations,
+                      &il_bytes, &il_pack_any,    &il_gemm_fn};
 
 }  // namespace
 

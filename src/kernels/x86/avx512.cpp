@@ -68,7 +68,8 @@ bool avx512_supported() {
   return avx2_set()->supported() && f.avx512f && f.avx512vl && f.avx512bw && f.avx512vnni;
 }
 
-const KernelSet kAvx512{"avx512vnni", &avx512_supported, &set_vec_dot, &set_gemm, &avx2_quantize_activations};
+const KernelSet kAvx512{"avx512vnni", &avx512_supported, &set_vec_dot, &set_gemm, &avx2_quantize_activations,
+                        &il_bytes,    &il_pack_any,      &il_gemm_fn};
 
 }  // namespace
 
