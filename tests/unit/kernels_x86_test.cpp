@@ -226,15 +226,16 @@ TEST_P(X86Kernels, InterleavedGemmEqualsReferenceBitwise) {
   std::mt19937 rng(11);
   int checked = 0;
   for (GgmlType t : kQuantTypes) {
-    const size_t tile_bytes = ks_->interleaved_bytes(t, 64, kInterleaveRows);
+    const int64_t bs = std::max<int64_t>(type_info(t)->block_size, 32);
+    const size_t tile_bytes = ks_->interleaved_bytes(t, 2 * bs, kInterleaveRows);
     if (tile_bytes == 0) continue;
     ++checked;
-    ASSERT_EQ(ks_->interleaved_bytes(t, 64, 13), 2 * tile_bytes);
-    ASSERT_EQ(ks_->interleaved_bytes(t, 64, 16), 2 * tile_bytes);
-    EXPECT_EQ(ks_->interleaved_bytes(t, 48, 8), 0u) << "not a whole number of blocks";
+    ASSERT_EQ(ks_->interleaved_bytes(t, 2 * bs, 13), 2 * tile_bytes);
+    ASSERT_EQ(ks_->interleaved_bytes(t, 2 * bs, 16), 2 * tile_bytes);
+    EXPECT_EQ(ks_->interleaved_bytes(t, bs + 16, 8), 0u) << "not a whole number of blocks";
     const InterleavedGemmFn il = ks_->interleaved_gemm(t);
     ASSERT_NE(il, nullptr);
-    for (int64_t n : {32, 96, 4096}) {
+    for (int64_t n : {bs, 3 * bs, int64_t{4096}}) {
       for (int64_t n_rows : {1, 7, 8, 9, 16, 23, 61}) {
         if ((n == 4096) != (n_rows == 61)) continue;
         const bool raw = n_rows % 2 == 1;
@@ -273,7 +274,7 @@ TEST_P(X86Kernels, InterleavedGemmEqualsReferenceBitwise) {
       }
     }
   }
-  EXPECT_GE(checked, 1) << "no interleaved type";
+  EXPECT_GE(checked, 3) << "Q4_0, Q4_1 and IQ4_NL are interleaved";
 }
 
 // 16-bit rows whose f64 sums depend on their order at f32 precision: large products (~2^22..2^27) that cancel in
