@@ -2,7 +2,7 @@
 # The reproducibility guarantee, checked from the command line as a user would: for one model, token ids and
 # settings, `ondi logits` writes byte-identical files whatever the thread count (including more threads than
 # cores), the prefill chunk size, and the process. Run on a generated model large enough that every matmul is
-# split across threads and every prefill is cut into several chunks, for several weight types. Q4_0 and IQ4_NL
+# split across threads and every prefill is cut into several chunks, for several weight types. Q4_0, IQ4_NL and Q4_K
 # matrices are interleaved by the x86 kernel sets between forward passes (kernels.h): the reference run is one pass
 # (the file's layout throughout), the others switch to the copies after their first pass, and ONDI_INTERLEAVE=0
 # keeps the file's layout in every pass; all must agree.
