@@ -68,9 +68,6 @@ Result<std::unique_ptr<AnonMemory>> AnonMemory::allocate(size_t bytes, const std
   if (p == MAP_FAILED)
     return Status(Errc::out_of_memory,
                   what + ": cannot map " + std::to_string(bytes) + " bytes: " + std::strerror(errno));
-#ifdef MADV_HUGEPAGE
-  (void)madvise(p, bytes, MADV_HUGEPAGE);
-#endif
   m->data_ = static_cast<uint8_t*>(p);
   m->size_ = bytes;
   return m;

@@ -34,13 +34,13 @@ using GemmFn = void (*)(int64_t n, const void* w, size_t w_stride, int64_t n_row
 GemmFn gemm_fn(GgmlType weight);  // nullptr for a type that is not a weight type
 
 // ---- Interleaved weights -----------------------------------------------------------------------------------
-// A kernel set may multiply some types faster from a layout of its own than from the file's: x86 interleaves 4-bit
-// matrices 8 rows at a time, block by block (the rows' scales as one vector, then the packed values as 4-byte
-// groups, lane j = row j), so that a token's block dots need no horizontal sums and no scale gathers, and a tile is
-// one sequential stream. The model copies such matrices (interleaved_bytes() > 0) during its first forward passes
-// (Model::interleave_step) and then multiplies the copy through interleaved_gemm_fn; every output stays bit-identical
-// to vec_dot_fn on the file's rows (the layout moves bytes; the arithmetic per output is the same), so results do not
-// depend on whether a matrix was interleaved.
+// A kernel set may multiply some types faster from a layout of its own than from the file's: x86 interleaves Q4_0,
+// Q4_1, IQ4_NL, Q4_K and Q6_K matrices 8 rows at a time, block by block (the rows' scales as one vector, then the
+// packed values as 4-byte groups, lane j = row j), so that a token's block dots need no horizontal sums and no scale
+// gathers, and a tile is one sequential stream. The model copies such matrices (interleaved_bytes() > 0) during its
+// first forward passes (Model::interleave_step) and multiplies the rows copied so far through interleaved_gemm_fn;
+// every output stays bit-identical to vec_dot_fn on the file's rows (the layout moves bytes; the arithmetic per output
+// is the same), so results do not depend on whether a matrix was interleaved.
 constexpr int64_t kInterleaveRows = 8;  // rows per tile; tile i (rows 8i..8i+7) starts at i * tile bytes
 // Bytes of the interleaved copy of n_rows rows of n elements; 0 when the dispatched set has no layout for `weight`.
 // One tile's bytes: interleaved_bytes(weight, n, kInterleaveRows).

@@ -260,6 +260,7 @@ void Model::prepare_weights(ThreadPool& pool) const {
   std::call_once(prepared_, [&] {
     const char* env = std::getenv("ONDI_INTERLEAVE");
     const bool allowed = !(env && std::string_view(env) == "0");
+    if (const char* step = std::getenv("ONDI_INTERLEAVE_STEP")) il_step_ = std::strtoull(step, nullptr, 10);
     // The matrices a forward pass multiplies (output_ is tok_embd_'s twin when tied: only the product gets a copy;
     // the embedding's rows are still read from the file).
     std::vector<const Weight*> mats;
@@ -283,8 +284,9 @@ void Model::prepare_weights(ThreadPool& pool) const {
       // Chunks of ~256 KB of file rows, matrix by matrix in the order a forward pass reads them.
       for (const auto& [w, off] : il) {
         const size_t k = il_copies_.size();
-        il_copies_.emplace_back().tile_bytes = interleaved_bytes(w->type, w->n_in, kInterleaveRows);
-        il_out_.push_back(interleaved_->data() + off);
+        InterleavedCopy& copy = il_copies_.emplace_back();
+        copy.tile_bytes = interleaved_bytes(w->type, w->n_in, kInterleaveRows);
+        copy.tiles = interleaved_->data() + off;
         const int64_t tiles = (w->n_out + kInterleaveRows - 1) / kInterleaveRows;
         const int64_t step =
             std::max<int64_t>(1, static_cast<int64_t>((256u << 10) / (kInterleaveRows * w->row_bytes)));
@@ -311,6 +313,7 @@ void Model::interleave_step(ThreadPool& pool, uint64_t budget) const {
   if (il_finished_.load(std::memory_order_acquire)) return;
   std::unique_lock<std::mutex> lock(il_mu_, std::try_to_lock);
   if (!lock.owns_lock()) return;
+  if (il_step_ > 0) budget = il_step_;
   size_t end = il_next_;
   uint64_t bytes = 0;
   while (end < il_chunks_.size() && bytes < budget) {
@@ -321,15 +324,22 @@ void Model::interleave_step(ThreadPool& pool, uint64_t budget) const {
   pool.run(static_cast<int64_t>(end - first), [&](int64_t i, int) {
     const IlChunk& c = il_chunks_[first + static_cast<size_t>(i)];
     const Weight& w = *c.w;
-    interleave(w.type, w.n_in, w.data, w.row_bytes, w.n_out, c.t0, c.t1, il_out_[c.copy]);
-    if (il_left_[c.copy].fetch_sub(1, std::memory_order_acq_rel) != 1) return;
-    // Complete (this task wrote its last chunk, and the acq_rel count orders the other tasks' writes before it):
-    // products read the copy from now on, and the file's pages leave the resident set at once, so that at most one
-    // matrix per thread is resident twice (a product of another context still reading them maps them again, as any
-    // page of the file).
-    il_copies_[c.copy].tiles.store(il_out_[c.copy], std::memory_order_release);
-    release_pages(w.data, static_cast<size_t>(w.n_out) * w.row_bytes);
+    interleave(w.type, w.n_in, w.data, w.row_bytes, w.n_out, c.t0, c.t1, il_copies_[c.copy].tiles);
+    // The chunk's file pages leave the resident set at once (the pages it shares with its neighbours when the last
+    // chunk of the matrix is written), so that only the chunks in flight are resident twice. The products of this
+    // context read these rows from the copy from now on; another context's product still reading them maps them
+    // again, as any page of the file.
+    const int64_t r0 = c.t0 * kInterleaveRows, r1 = std::min(w.n_out, c.t1 * kInterleaveRows);
+    release_pages(w.row(r0), static_cast<size_t>(r1 - r0) * w.row_bytes);
+    if (il_left_[c.copy].fetch_sub(1, std::memory_order_relaxed) == 1)
+      release_pages(w.data, static_cast<size_t>(w.n_out) * w.row_bytes);
   });
+  // Every chunk of [first, end) is written (pool.run's return orders the tasks' writes before these stores), and a
+  // matrix's chunks are in row order: publish each copied prefix.
+  for (size_t i = first; i < end; ++i) {
+    const IlChunk& c = il_chunks_[i];
+    il_copies_[c.copy].rows.store(std::min(c.w->n_out, c.t1 * kInterleaveRows), std::memory_order_release);
+  }
   il_next_ = end;
   if (end == il_chunks_.size()) il_finished_.store(true, std::memory_order_release);
 }

@@ -42,8 +42,9 @@ struct HParams {
 
 // A matrix's interleaved copy (kernels/kernels.h), published once complete (Model::interleave_step).
 struct InterleavedCopy {
-  std::atomic<const uint8_t*> tiles{nullptr};  // null until every tile is written
-  size_t tile_bytes = 0;                       // bytes per tile of kInterleaveRows rows
+  uint8_t* tiles = nullptr;      // the copy's memory
+  size_t tile_bytes = 0;         // bytes per tile of kInterleaveRows rows
+  std::atomic<int64_t> rows{0};  // rows [0, rows) are written (a multiple of kInterleaveRows, or all)
 };
 
 // A 2-D weight matrix (n_out rows of n_in elements) in the file's own encoding.
@@ -55,7 +56,7 @@ struct Weight {
   int64_t n_out = 0;  // ne[1]: rows
   size_t row_bytes = 0;
   // Where the kernel set multiplies this type faster interleaved: its copy, set by Model::prepare_weights before any
-  // forward pass (hence mutable); products read copy->tiles once it is published, `data` until then.
+  // forward pass (hence mutable); products read the rows the copy holds (copy->rows) from it, the others from `data`.
   mutable const InterleavedCopy* copy = nullptr;
   const uint8_t* row(int64_t r) const { return data + static_cast<size_t>(r) * row_bytes; }
   bool present() const { return data != nullptr; }
@@ -95,11 +96,12 @@ class Model {
   // kernel set multiplies faster that way (kernels.h); the first call does it, later ones return at once. Without
   // memory for the copies, or with ONDI_INTERLEAVE=0 in the environment, every matrix stays in the file's layout.
   void prepare_weights(ThreadPool& pool) const;
-  // Writes the next ~budget bytes of interleaved copies over `pool`, publishes the matrices it completes and drops
-  // their file pages from the process (core::release_pages). Contexts call it before each forward pass but their
-  // first, so that no copy delays a first token and a pass pays a bounded share; results are bit-identical whether
-  // a product reads a copy or the file (kernels.h), so when a matrix switches changes no output. Returns at once
-  // when everything is copied or another context is copying.
+  // Writes the next ~budget bytes of interleaved copies over `pool`, drops the file pages it copied from the process
+  // (core::release_pages) and publishes how many rows of each matrix are copied. Contexts call it before each forward
+  // pass but their first, so that no copy delays a first token and a pass pays a bounded share (ONDI_INTERLEAVE_STEP=
+  // bytes in the environment replaces `budget`: tests leave matrices partly copied across passes with it); results
+  // are bit-identical whether a product reads a copy or the file (kernels.h), so when a row switches changes no
+  // output. Returns at once when everything is copied or another context is copying.
   void interleave_step(ThreadPool& pool, uint64_t budget) const;
 
  private:
@@ -130,7 +132,9 @@ class Model {
   mutable std::unique_ptr<std::atomic<size_t>[]> il_left_;  // per copy: chunks not yet written
   mutable std::vector<IlChunk> il_chunks_;                  // in the order they are written
   mutable std::mutex il_mu_;                                // held by the context writing chunks
-  mutable size_t il_next_ = 0;                              // next chunk (under il_mu_)
+  mutable size_t il_next_ = 0;
+  mutable uint64_t il_step_ =
+      0;  // ONDI_INTERLEAVE_STEP (0: the caller's budget)                              // next chunk (under il_mu_)
   mutable std::atomic<bool> il_finished_{true};
 };
 

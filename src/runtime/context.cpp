@@ -325,23 +325,28 @@ MemoryPlan plan_memory(const Model& m, const ContextParams& params) {
         std::min<uint64_t>(static_cast<uint64_t>(hp.n_vocab), static_cast<uint64_t>(p.n_ctx) * p.n_seq);
     plan.weights_resident -= emb.row_bytes * static_cast<uint64_t>(emb.n_out) - emb.row_bytes * rows;
   }
-  // Interleaved copies (Model::prepare_weights): a copy holds whole tiles of rows, and while one is written its
-  // matrix is resident twice, at most one matrix per thread at a time.
+  // Interleaved copies (Model::prepare_weights): a copy holds whole tiles of rows, and a chunk being written (~256 KB
+  // of rows, at least one tile) is resident twice, one per thread at a time. A tied embedding whose product is
+  // copied leaves the resident set and is then read a row at a time.
   std::vector<const Weight*> mats{&m.output()};
   for (int64_t l = 0; l < hp.n_layer; ++l) {
     const LayerWeights& L = m.layer(l);
     for (const Weight* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down})
       if (w->present()) mats.push_back(w);
   }
-  std::vector<uint64_t> copies;
+  uint64_t chunk = 0;
   for (const Weight* w : mats) {
     const uint64_t c = interleaved_bytes(w->type, w->n_in, w->n_out);
     if (c == 0) continue;
     plan.weights_resident += c - w->row_bytes * static_cast<uint64_t>(w->n_out);
-    copies.push_back(c);
+    chunk = std::max<uint64_t>({chunk, 256ull << 10, kInterleaveRows * w->row_bytes});
   }
-  std::sort(copies.begin(), copies.end(), std::greater<>());
-  for (size_t i = 0; i < copies.size() && i < static_cast<size_t>(p.n_threads); ++i) plan.weights_resident += copies[i];
+  plan.weights_resident += static_cast<uint64_t>(p.n_threads) * chunk;
+  // Each row read maps the kernel's fault-around window (64 KiB by default) of the file, not just the row.
+  if (m.output().data == emb.data && interleaved_bytes(emb.type, emb.n_in, emb.n_out) > 0)
+    plan.weights_resident +=
+        std::min<uint64_t>(emb.row_bytes * static_cast<uint64_t>(emb.n_out),
+                           (emb.row_bytes + (64ull << 10)) * static_cast<uint64_t>(p.n_ctx) * p.n_seq);
   plan.model_heap = m.heap_bytes();
   const GgmlType kv = p.kv_type == GgmlType::Q8_0 ? GgmlType::Q8_0 : GgmlType::F16;
   plan.kv_cache = static_cast<uint64_t>(hp.n_layer) * p.n_seq * static_cast<uint64_t>(p.n_ctx) *

@@ -67,16 +67,19 @@ int64_t task_rows(int64_t total_rows, int n_threads) {
 }
 
 // y[t * ldy + r - r0] for rows [r0, r1) of w (r0 a multiple of the interleaved tile).
-const uint8_t* published(const Weight& w) { return w.copy ? w.copy->tiles.load(std::memory_order_acquire) : nullptr; }
+// Rows of w its interleaved copy holds (0: none), read once per product.
+int64_t copied_rows(const Weight& w) { return w.copy ? w.copy->rows.load(std::memory_order_acquire) : 0; }
 
-// tiles: w's published interleaved copy, read once per product (nullptr: the file's rows).
-void gemm_rows(const Weight& w, const uint8_t* tiles, int64_t r0, int64_t r1, const uint8_t* act, size_t act_row,
+// y[t * ldy + r - r0] for rows [r0, r1) of w (r0 a multiple of the interleaved tile): the rows below `copied` from
+// the interleaved copy, the others from the file (each output is one kernel's, and both give the same bits).
+void gemm_rows(const Weight& w, int64_t copied, int64_t r0, int64_t r1, const uint8_t* act, size_t act_row,
                int64_t n_tok, float* y, size_t ldy) {
-  if (tiles)
-    interleaved_gemm_fn(w.type)(w.n_in, tiles + static_cast<size_t>(r0 / kInterleaveRows) * w.copy->tile_bytes, r1 - r0,
-                                act, act_row, n_tok, y, ldy);
-  else
-    gemm_fn(w.type)(w.n_in, w.row(r0), w.row_bytes, r1 - r0, act, act_row, n_tok, y, ldy);
+  const int64_t split = std::clamp(copied, r0, r1);
+  if (split > r0)
+    interleaved_gemm_fn(w.type)(w.n_in, w.copy->tiles + static_cast<size_t>(r0 / kInterleaveRows) * w.copy->tile_bytes,
+                                split - r0, act, act_row, n_tok, y, ldy);
+  if (r1 > split)
+    gemm_fn(w.type)(w.n_in, w.row(split), w.row_bytes, r1 - split, act, act_row, n_tok, y + (split - r0), ldy);
 }
 
 }  // namespace
@@ -99,14 +102,14 @@ void matmul_group(const MatmulOut* outs, int n, const float* x, int64_t n_tok, T
   const int64_t rows = task_rows(total, pool.size());
   int64_t first[kMaxMatmulGroup + 1] = {0};
   for (int i = 0; i < n; ++i) first[i + 1] = first[i] + (ws[i]->n_out + rows - 1) / rows;
-  const uint8_t* tiles[kMaxMatmulGroup];
-  for (int i = 0; i < n; ++i) tiles[i] = published(*ws[i]);
+  int64_t copied[kMaxMatmulGroup];
+  for (int i = 0; i < n; ++i) copied[i] = copied_rows(*ws[i]);
   pool.run(first[n], [&](int64_t task, int) {
     int i = 0;
     while (task >= first[i + 1]) ++i;
     const Weight& w = *ws[i];
     const int64_t r0 = (task - first[i]) * rows, r1 = std::min(w.n_out, r0 + rows);
-    gemm_rows(w, tiles[i], r0, r1, act[i], act_row[i], n_tok, outs[i].y + r0, static_cast<size_t>(w.n_out));
+    gemm_rows(w, copied[i], r0, r1, act[i], act_row[i], n_tok, outs[i].y + r0, static_cast<size_t>(w.n_out));
   });
 }
 
@@ -122,14 +125,14 @@ void matmul_swiglu(const Weight& gate, const Weight& up, const float* x, int64_t
   size_t act_row[2];
   convert_input(ws, 2, x, n_tok, pool, scratch, act, act_row);
   const int64_t n_ff = gate.n_out, rows = task_rows(n_ff, pool.size());
-  const uint8_t *tg = published(gate), *tu = published(up);
+  const int64_t cg = copied_rows(gate), cu = copied_rows(up);
   // Each task takes the same rows of both matrices and gates them at once: no pass of its own over (n_tok, n_ff)
   // on one thread, and one barrier instead of three.
   pool.run((n_ff + rows - 1) / rows, [&](int64_t task, int) {
     const int64_t r0 = task * rows, r1 = std::min(n_ff, r0 + rows);
     const size_t ld = static_cast<size_t>(n_ff);
-    gemm_rows(gate, tg, r0, r1, act[0], act_row[0], n_tok, g + r0, ld);
-    gemm_rows(up, tu, r0, r1, act[1], act_row[1], n_tok, u + r0, ld);
+    gemm_rows(gate, cg, r0, r1, act[0], act_row[0], n_tok, g + r0, ld);
+    gemm_rows(up, cu, r0, r1, act[1], act_row[1], n_tok, u + r0, ld);
     for (int64_t t = 0; t < n_tok; ++t)
       for (int64_t r = r0; r < r1; ++r) {
         const size_t i = static_cast<size_t>(t) * ld + static_cast<size_t>(r);

@@ -274,7 +274,7 @@ TEST_P(X86Kernels, InterleavedGemmEqualsReferenceBitwise) {
       }
     }
   }
-  EXPECT_GE(checked, 4) << "Q4_0, Q4_1, IQ4_NL and Q4_K are interleaved";
+  EXPECT_GE(checked, 5) << "Q4_0, Q4_1, IQ4_NL, Q4_K and Q6_K are interleaved";
 }
 
 // 16-bit rows whose f64 sums depend on their order at f32 precision: large products (~2^22..2^27) that cancel in
